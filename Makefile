@@ -1,0 +1,66 @@
+# Set-up and every long-running job of the project. Targets create the
+# virtual environment (.venv) when it is missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA := data
+SYN := $(DATA)/VOCdevkit/synthetic
+REC := $(DATA)/synthetic
+BUNDLED := model/ssd_mobilenet0.25_synthetic
+QS := build/quickstart
+
+.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled clean
+
+venv: $(STAMP)
+$(STAMP): requirements.txt requirements-common.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## The main job: the bundled model on the bundled sample images -> out/demo/
+demo: $(STAMP)
+	$(PY) demo.py
+
+## The test suite (CI runs exactly this).
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## Tests without the end-to-end ones.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e"
+
+## The synthetic VOC dataset (2000 trainval + 500 test) packed into RecordIO.
+dataset: $(REC)/train.rec $(REC)/val.rec
+$(SYN)/ImageSets/Main/test.txt: | $(STAMP)
+	$(PY) -m tools.make_synthetic_voc --out $(DATA) --name synthetic --trainval 2000 --test 500 --seed 0
+$(REC)/train.rec: $(SYN)/ImageSets/Main/test.txt
+	$(PY) -m tools.prepare_dataset --root $(SYN) --split trainval --out $@
+$(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
+	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
+
+## Retrain the bundled model (about 45 minutes on 2 CPU cores); see model/README.md.
+bundled-model: dataset
+	$(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec \
+	  --network mobilenet0.25 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.25_synthetic \
+	  --epochs 60 --lr 0.02 --lr-steps 40,52 --warmup-epochs 2 --max-expand 2 \
+	  --val-every 5 --checkpoint-every 5
+
+## VOC07 mAP of the bundled model on the held-out synthetic test split.
+evaluate-bundled: dataset
+	$(PY) evaluate.py --prefix $(BUNDLED) --rec $(REC)/val.rec
+
+## The whole chain on a small dataset: generate, pack, train briefly, evaluate, demo, deploy.
+quickstart: $(STAMP)
+	$(PY) -m tools.make_synthetic_voc --out $(QS) --name synthetic --trainval 400 --test 100 --seed 1
+	$(PY) -m tools.prepare_dataset --root $(QS)/VOCdevkit/synthetic --split trainval --out $(QS)/train.rec
+	$(PY) -m tools.prepare_dataset --root $(QS)/VOCdevkit/synthetic --split test --out $(QS)/val.rec
+	$(PY) train.py --train-rec $(QS)/train.rec --val-rec $(QS)/val.rec --network mobilenet0.25 \
+	  --data-shape 300 --prefix $(QS)/ssd --epochs 6 --lr 0.02 --lr-steps '' --max-expand 2 --val-every 3
+	$(PY) evaluate.py --prefix $(QS)/ssd --rec $(QS)/val.rec
+	$(PY) deploy.py --prefix $(QS)/ssd --out $(QS)/deploy/ssd
+	$(PY) demo.py $(DATA)/demo --prefix $(QS)/deploy/ssd --out $(QS)/demo
+
+clean:
+	rm -rf build out .pytest_cache

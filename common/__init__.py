@@ -1,0 +1,1 @@
+"""Pieces shared by every command: atomic writes, model files, CLI flags, devices."""

@@ -1,0 +1,1 @@
+"""Datasets: format readers, the RecordIO label layout, packing and iterators."""

@@ -1,0 +1,145 @@
+"""Training and validation iterators over ``.rec`` files.
+
+``mx.io.ImageDetRecordIter`` decodes, augments (SSD's crop samplers,
+expansion, colour jitter, mirror), resizes to the square input and
+normalizes ``(pixel - mean) / std`` in RGB order. ``DetRecordIter`` wraps it
+and turns its flat label rows into a ``label`` of shape
+(B, max_objects, 6) with rows ``[class_id, xmin, ymin, xmax, ymax, difficult]``,
+normalized, ``class_id = -1`` for padding.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Tuple
+
+import mxnet as mx
+
+from dataset import label_layout
+from dataset.recordio import read_sidecar
+from dataset.records import DatasetError
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """SSD data augmentation (paper, section 2.2 "Data augmentation" and 3.6).
+
+    Each of the ``min_overlaps`` defines one crop sampler: a patch of
+    ``scale`` x the image side (aspect ratio in ``aspect``) whose IoU with
+    some object is at least that overlap; an object is kept when its centre
+    lies in the patch. ``crop_prob`` is the chance to crop at all (the paper
+    picks uniformly among "whole image" and the samplers, 5/6 for five).
+    ``expand_prob``/``max_expand`` implement the "zoom out" of section 3.6:
+    the image is placed on a canvas up to ``max_expand`` times its side,
+    filled with the mean colour.
+    """
+
+    crop_prob: float = 5.0 / 6.0
+    min_overlaps: Tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    scale: Tuple[float, float] = (0.3, 1.0)
+    aspect: Tuple[float, float] = (0.5, 2.0)
+    max_trials: int = 25
+    expand_prob: float = 0.5
+    max_expand: float = 4.0
+    mirror_prob: float = 0.5
+    color_prob: float = 0.5
+    max_hue: int = 18
+    max_saturation: int = 32
+    max_illumination: int = 32
+    max_contrast: float = 0.5
+
+    def iter_kwargs(self, mean: Tuple[float, float, float]) -> dict:
+        """Keyword arguments of ImageDetRecordIter for this augmentation."""
+        n = len(self.min_overlaps)
+        if n == 0:
+            crop = dict(rand_crop_prob=0.0)
+        else:
+            # ImageDetRecordIter needs num_crop_sampler equal to every tuple's length.
+            crop = dict(
+                rand_crop_prob=self.crop_prob, num_crop_sampler=n,
+                min_crop_overlaps=tuple(self.min_overlaps), max_crop_overlaps=(1.0,) * n,
+                min_crop_scales=(self.scale[0],) * n, max_crop_scales=(self.scale[1],) * n,
+                min_crop_aspect_ratios=(self.aspect[0],) * n, max_crop_aspect_ratios=(self.aspect[1],) * n,
+                min_crop_sample_coverages=(0.0,) * n, max_crop_sample_coverages=(1.0,) * n,
+                min_crop_object_coverages=(0.0,) * n, max_crop_object_coverages=(1.0,) * n,
+                max_crop_trials=(self.max_trials,) * n, crop_emit_mode="center")
+        return dict(
+            crop,
+            rand_pad_prob=self.expand_prob, max_pad_scale=self.max_expand,
+            fill_value=int(round(sum(mean) / 3)),
+            rand_mirror_prob=self.mirror_prob,
+            random_hue_prob=self.color_prob, max_random_hue=self.max_hue,
+            random_saturation_prob=self.color_prob, max_random_saturation=self.max_saturation,
+            random_illumination_prob=self.color_prob, max_random_illumination=self.max_illumination,
+            random_contrast_prob=self.color_prob, max_random_contrast=self.max_contrast)
+
+
+#: No augmentation at all (validation, deterministic tests).
+NO_AUGMENTATION = Augmentation(crop_prob=0.0, min_overlaps=(), expand_prob=0.0, mirror_prob=0.0,
+                               color_prob=0.0)
+
+
+class DetRecordIter(mx.io.DataIter):
+    """Batches ``data`` (B, 3, S, S) and ``label`` (B, M, 6) from a ``.rec`` file.
+
+    Parameters
+    ----------
+    rec_path : path
+        Packed dataset (``.idx`` beside it).
+    batch_size : int
+    data_shape : int
+        Square input side ``S`` in pixels.
+    mean, std : (float, float, float)
+        Per-channel RGB normalization, in pixel units.
+    augmentation : Augmentation
+    shuffle : bool
+    seed : int
+        Seed of shuffling and augmentation.
+    max_objects : int, optional
+        Label rows per image; by default the dataset's largest object count
+        (from the packer's sidecar, or a scan of the file).
+    threads : int, optional
+        Decoding threads (default: all cores).
+    """
+
+    def __init__(self, rec_path, *, batch_size: int, data_shape: int,
+                 mean: Tuple[float, float, float], std: Tuple[float, float, float],
+                 augmentation: Augmentation = NO_AUGMENTATION, shuffle: bool = False, seed: int = 0,
+                 max_objects: Optional[int] = None, threads: Optional[int] = None):
+        super().__init__(batch_size)
+        rec_path = Path(rec_path)
+        idx_path = rec_path.with_suffix(".idx")
+        for p in (rec_path, idx_path):
+            if not p.is_file():
+                raise DatasetError(f"{p}: not found")
+        if max_objects is None:
+            max_objects = int(read_sidecar(rec_path)["max_objects"])
+        self.max_objects = max(1, max_objects)
+        self.data_shape = data_shape
+        self._iter = mx.io.ImageDetRecordIter(
+            path_imgrec=str(rec_path), path_imgidx=str(idx_path), batch_size=batch_size,
+            data_shape=(3, data_shape, data_shape), shuffle=shuffle, seed=seed,
+            label_pad_width=label_layout.pad_width(self.max_objects),
+            label_pad_value=label_layout.PAD_VALUE,
+            mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
+            std_r=std[0], std_g=std[1], std_b=std[2],
+            resize_mode="force", inter_method=1,
+            preprocess_threads=threads or os.cpu_count() or 1,
+            **augmentation.iter_kwargs(mean))
+        self.provide_data = [mx.io.DataDesc("data", (batch_size, 3, data_shape, data_shape))]
+        self.provide_label = [mx.io.DataDesc("label", (batch_size, self.max_objects,
+                                                       label_layout.OBJECT_WIDTH))]
+
+    def reset(self):
+        self._iter.reset()
+
+    def next(self):
+        batch = self._iter.next()
+        rows = batch.label[0]
+        start, width, count = label_layout.iter_layout(rows[0].asnumpy())
+        count = min(count, self.max_objects)
+        objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
+        objects = objects[:, :, :label_layout.OBJECT_WIDTH]
+        return mx.io.DataBatch(data=batch.data, label=[objects], pad=batch.pad, index=batch.index,
+                               provide_data=self.provide_data, provide_label=self.provide_label)

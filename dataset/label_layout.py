@@ -1,0 +1,58 @@
+"""The RecordIO label layout: the only module that knows it.
+
+A record's float label is ``[HEADER_WIDTH, OBJECT_WIDTH, obj_0..., obj_1...]``
+where each object is ``[class_id, xmin, ymin, xmax, ymax, difficult]`` with
+coordinates normalized to [0, 1]. This is the layout
+``mx.io.ImageDetRecordIter`` expects (header width first, object width
+second). The iterator's output row prepends four numbers of its own
+(channels, height, width, label length) and pads the rest with -1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+HEADER_WIDTH = 2
+OBJECT_WIDTH = 6
+#: Numbers ImageDetRecordIter puts before the record's label in each output row.
+ITER_PREFIX = 4
+PAD_VALUE = -1.0
+
+
+def pack(objects: np.ndarray) -> np.ndarray:
+    """Flat float32 label from an (n, 6) array of normalized objects."""
+    objects = np.asarray(objects, dtype=np.float32).reshape(-1, OBJECT_WIDTH)
+    header = np.array([HEADER_WIDTH, OBJECT_WIDTH], dtype=np.float32)
+    return np.concatenate([header, objects.ravel()])
+
+
+def unpack(label: np.ndarray) -> np.ndarray:
+    """(n, object_width) objects from a flat record label (padding rows dropped)."""
+    label = np.asarray(label, dtype=np.float32).ravel()
+    if label.size < 2:
+        raise ValueError(f"label of length {label.size} has no header")
+    header, width = int(label[0]), int(label[1])
+    if header < 2 or width < 5:
+        raise ValueError(f"label header width {header} / object width {width} is not a detection label")
+    body = label[header:]
+    objects = body[: body.size // width * width].reshape(-1, width)
+    return objects[objects[:, 0] >= 0]
+
+
+def pad_width(max_objects: int) -> int:
+    """``label_pad_width`` for ImageDetRecordIter holding ``max_objects`` objects."""
+    return HEADER_WIDTH + OBJECT_WIDTH * max(1, max_objects)
+
+
+def iter_layout(row: np.ndarray) -> tuple:
+    """``(start, object_width, max_objects)`` of one ImageDetRecordIter label row.
+
+    The record's own header (at ``ITER_PREFIX``) gives its header and object
+    widths, so records written by other tools with wider headers also work.
+    """
+    row = np.asarray(row).ravel()
+    header, width = int(row[ITER_PREFIX]), int(row[ITER_PREFIX + 1])
+    if header < 2 or width < 5:
+        raise ValueError(f"iterator label row has header width {header} / object width {width}; "
+                         "not a detection record")
+    start = ITER_PREFIX + header
+    return start, width, (row.size - start) // width

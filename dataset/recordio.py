@@ -1,0 +1,150 @@
+"""Packing ImageRecords into MXNet RecordIO (``.rec`` + ``.idx``) and ``.lst`` files.
+
+Images are stored as their original encoded bytes after a decode check;
+labels use ``dataset.label_layout``. A sidecar ``<name>.json`` records the
+class names, image count and the largest object count, from which readers
+derive ``label_pad_width``. All three files are written atomically.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from common.atomic import atomic_paths, write_json, write_text
+from dataset import label_layout
+from dataset.records import DatasetError, ImageRecord
+
+log = logging.getLogger(__name__)
+
+
+def normalized_objects(record: ImageRecord) -> np.ndarray:
+    """(n, OBJECT_WIDTH) array ``[cls, x1, y1, x2, y2, difficult]``, coordinates in [0, 1].
+
+    An image without objects gets one padding row (class -1): the SSD
+    augmenter of ImageDetRecordIter rejects labels with no object row, and
+    drops padding rows itself.
+    """
+    w, h = float(record.width), float(record.height)
+    rows = [[o.class_id, o.xmin / w, o.ymin / h, o.xmax / w, o.ymax / h, float(o.difficult)]
+            for o in record.objects]
+    if not rows:
+        rows = [[label_layout.PAD_VALUE] * label_layout.OBJECT_WIDTH]
+    return np.array(rows, dtype=np.float32)
+
+
+def _read_image_bytes(record: ImageRecord) -> bytes:
+    where = f"{record.path} (from {record.source})" if record.source else str(record.path)
+    try:
+        data = Path(record.path).read_bytes()
+    except OSError as err:
+        raise DatasetError(f"{where}: cannot read image: {err.strerror or err}") from None
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DatasetError(f"{where}: not a readable image")
+    if image.shape[:2] != (record.height, record.width):
+        raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but the annotation "
+                           f"says {record.width}x{record.height}")
+    return data
+
+
+def pack_records(records: Sequence[ImageRecord], rec_path: Path, class_names: Sequence[str],
+                 *, progress: bool = True) -> dict:
+    """Write ``records`` to ``rec_path`` (+ ``.idx``, ``.json``) atomically.
+
+    Returns
+    -------
+    dict
+        The sidecar contents: ``class_names``, ``num_images``, ``max_objects``.
+
+    Raises
+    ------
+    DatasetError
+        Empty dataset, or an unreadable image (named); nothing is written.
+    """
+    if not records:
+        raise DatasetError(f"{rec_path}: the dataset to pack is empty")
+    rec_path = Path(rec_path)
+    idx_path = rec_path.with_suffix(".idx")
+    max_objects = 0
+    with atomic_paths(rec_path, idx_path) as (tmp_rec, tmp_idx):
+        writer = mx.recordio.MXIndexedRecordIO(str(tmp_idx), str(tmp_rec), "w")
+        try:
+            for i, record in enumerate(tqdm(records, desc=f"packing {rec_path.name}",
+                                            disable=not progress, unit="img")):
+                label = label_layout.pack(normalized_objects(record))
+                header = mx.recordio.IRHeader(0, label, i, 0)
+                writer.write_idx(i, mx.recordio.pack(header, _read_image_bytes(record)))
+                max_objects = max(max_objects, len(record.objects))
+        finally:
+            writer.close()
+    info = {"class_names": list(class_names), "num_images": len(records),
+            "max_objects": max_objects}
+    write_json(sidecar_path(rec_path), info)
+    log.info("wrote %s: %d images, at most %d objects per image", rec_path, len(records), max_objects)
+    return info
+
+
+def sidecar_path(rec_path: Path) -> Path:
+    return Path(rec_path).with_suffix(".json")
+
+
+def read_sidecar(rec_path: Path) -> dict:
+    """The packer's sidecar for ``rec_path``; derives ``max_objects`` when it is missing."""
+    path = sidecar_path(rec_path)
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise DatasetError(f"{path}: malformed JSON: {err}") from None
+    return {"class_names": None, "max_objects": scan_max_objects(rec_path)}
+
+
+def scan_max_objects(rec_path: Path) -> int:
+    """Largest object count of any record in ``rec_path`` (reads every header)."""
+    rec_path = Path(rec_path)
+    if not rec_path.is_file():
+        raise DatasetError(f"{rec_path}: record file not found")
+    reader = mx.recordio.MXRecordIO(str(rec_path), "r")
+    most = 0
+    try:
+        while True:
+            item = reader.read()
+            if item is None:
+                break
+            header, _ = mx.recordio.unpack(item)
+            most = max(most, len(label_layout.unpack(header.label)))
+    finally:
+        reader.close()
+    return most
+
+
+def read_labels(rec_path: Path) -> Iterable[np.ndarray]:
+    """Yield each record's (n, width) objects, in file order."""
+    reader = mx.recordio.MXRecordIO(str(rec_path), "r")
+    try:
+        while True:
+            item = reader.read()
+            if item is None:
+                return
+            yield label_layout.unpack(mx.recordio.unpack(item)[0].label)
+    finally:
+        reader.close()
+
+
+def write_lst(records: Sequence[ImageRecord], lst_path: Path, root: Path | None = None) -> None:
+    """MXNet ``.lst`` file (``index<TAB>label...<TAB>path``) for ``im2rec``-style tools."""
+    lines = []
+    for i, record in enumerate(records):
+        label = label_layout.pack(normalized_objects(record))
+        path = Path(record.path)
+        if root is not None:
+            path = path.relative_to(root)
+        lines.append("\t".join([str(i)] + [f"{v:.6g}" for v in label] + [str(path)]))
+    write_text(lst_path, "\n".join(lines) + "\n")

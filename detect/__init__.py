@@ -1,0 +1,1 @@
+"""Inference: loading any saved model by prefix + metadata, preprocessing, prediction, drawing."""

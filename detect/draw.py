@@ -1,0 +1,68 @@
+"""Drawing detections and writing them as JSON / TSV."""
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+from typing import List, Sequence
+
+import cv2
+import numpy as np
+
+
+def class_color(class_id: int) -> tuple:
+    """A distinct BGR colour per class (golden-ratio hue steps)."""
+    h = (class_id * 0.618033988749895) % 1.0
+    r, g, b = colorsys.hsv_to_rgb(h, 0.85, 0.95)
+    return int(b * 255), int(g * 255), int(r * 255)
+
+
+def draw_detections(image_bgr: np.ndarray, detections: np.ndarray,
+                    class_names: Sequence[str]) -> np.ndarray:
+    """A copy of ``image_bgr`` with boxes and ``name score`` labels.
+
+    ``detections`` rows are ``[class_id, score, x1, y1, x2, y2]`` in pixels.
+    """
+    out = image_bgr.copy()
+    thickness = max(1, round(min(out.shape[:2]) / 300))
+    for cls, score, x1, y1, x2, y2 in detections:
+        cls = int(cls)
+        color = class_color(cls)
+        p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
+        cv2.rectangle(out, p1, p2, color, thickness)
+        name = class_names[cls] if 0 <= cls < len(class_names) else str(cls)
+        text = f"{name} {score:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
+        top = max(p1[1] - th - base - 2, 0)
+        cv2.rectangle(out, (p1[0], top), (p1[0] + tw + 2, top + th + base + 2), color, -1)
+        cv2.putText(out, text, (p1[0] + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def detections_to_dicts(detections: np.ndarray, class_names: Sequence[str]) -> List[dict]:
+    """JSON-ready rows: class id and name, score, pixel box ``[x1, y1, x2, y2]``."""
+    rows = []
+    for cls, score, x1, y1, x2, y2 in detections:
+        cls = int(cls)
+        rows.append({"class_id": cls,
+                     "class_name": class_names[cls] if 0 <= cls < len(class_names) else str(cls),
+                     "score": round(float(score), 6),
+                     "box": [round(float(v), 2) for v in (x1, y1, x2, y2)]})
+    return rows
+
+
+def tsv_lines(image: str, rows: List[dict]) -> List[str]:
+    """``image class_id class_name score x1 y1 x2 y2`` lines, tab-separated."""
+    return ["\t".join([image, str(r["class_id"]), r["class_name"], f"{r['score']:.6f}"]
+                      + [f"{v:.2f}" for v in r["box"]]) for r in rows]
+
+
+def output_image_path(out_dir: Path, image_path: Path, used: set) -> Path:
+    """``out_dir/<stem>.jpg``, made unique when two inputs share a stem."""
+    stem, k = image_path.stem, 1
+    name = f"{stem}.jpg"
+    while name in used:
+        k += 1
+        name = f"{stem}_{k}.jpg"
+    used.add(name)
+    return Path(out_dir) / name

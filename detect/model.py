@@ -1,0 +1,135 @@
+"""Load a model (training checkpoint, deploy model or converted model) for inference.
+
+Every model is three files (``common.modelfile``). A training checkpoint
+gets its deploy head rebuilt from the preset named in its metadata; a
+deploy model's symbol is used as saved, with the ``MultiBoxDetection``
+attributes replaced when the caller asks for other NMS settings.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from common import modelfile
+from common.modelfile import ModelMeta
+from symbol.builder import DetectionParams, deploy_symbol
+from symbol.presets import get_preset
+
+log = logging.getLogger(__name__)
+
+_DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
+
+
+def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.sym.Symbol:
+    """A copy of a deploy ``symbol`` whose MultiBoxDetection uses ``params``."""
+    graph = json.loads(symbol.tojson())
+    found = False
+    for node in graph["nodes"]:
+        if node["op"] in _DETECTION_OPS:
+            attrs = node.setdefault("attrs", {})
+            attrs.update(nms_threshold=str(params.nms_threshold), nms_topk=str(params.nms_topk),
+                         force_suppress=str(params.force_suppress), threshold=str(params.threshold))
+            found = True
+    if not found:
+        raise ValueError("the deploy symbol has no MultiBoxDetection node")
+    return mx.sym.load_json(json.dumps(graph))
+
+
+def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
+    """The deploy symbol of the model at ``prefix`` with detection ``params``."""
+    if meta.kind == "train":
+        preset = get_preset(meta.network, meta.data_shape)
+        return deploy_symbol(preset, meta.num_classes, params)
+    symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
+    return set_detection_params(symbol, params)
+
+
+class Detector:
+    """A bound inference module with the model's preprocessing.
+
+    Parameters
+    ----------
+    symbol : Symbol
+        Deploy symbol, input ``data``, output (B, N, 6).
+    arg_params, aux_params : dict of NDArray
+    meta : ModelMeta
+    ctx : Context
+    batch_size : int
+    """
+
+    def __init__(self, symbol, arg_params, aux_params, meta: ModelMeta, ctx=None, batch_size: int = 1):
+        self.meta = meta
+        self.ctx = ctx or mx.cpu()
+        self.batch_size = batch_size
+        shape = (batch_size, 3, meta.data_shape, meta.data_shape)
+        self.module = mx.mod.Module(symbol, data_names=("data",), label_names=None, context=self.ctx)
+        self.module.bind(data_shapes=[("data", shape)], for_training=False)
+        self.module.set_params(arg_params, aux_params, allow_missing=False, allow_extra=True)
+        self._mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
+        self._std = np.array(meta.std, np.float32).reshape(3, 1, 1)
+
+    @classmethod
+    def from_prefix(cls, prefix, epoch: Optional[int] = None, *, ctx=None, batch_size: int = 1,
+                    detection: Optional[DetectionParams] = None, meta: Optional[ModelMeta] = None):
+        """Load ``PREFIX-*`` files; ``epoch`` defaults to the latest params file."""
+        meta = meta or modelfile.load_meta(prefix)
+        if epoch is None:
+            epoch = modelfile.latest_epoch(prefix)
+            if epoch is None:
+                raise FileNotFoundError(f"{prefix}-NNNN.params: no parameter file found")
+        params = detection or DetectionParams(**meta.detection)
+        symbol = inference_symbol(prefix, meta, params)
+        args, auxs = modelfile.load_params(prefix, epoch)
+        detector = cls(symbol, args, auxs, meta, ctx=ctx, batch_size=batch_size)
+        detector.epoch = epoch
+        detector.detection = params
+        return detector
+
+    def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
+        """(3, S, S) float32 network input from an 8-bit BGR image (OpenCV's order).
+
+        The image is resized to the square input without keeping its aspect
+        (as the training iterator does), put in the model's channel order
+        and normalized.
+        """
+        size = self.meta.data_shape
+        resized = cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_LINEAR)
+        if self.meta.channel_order == "RGB":
+            resized = resized[:, :, ::-1]
+        chw = resized.transpose(2, 0, 1).astype(np.float32)
+        return (chw - self._mean) / self._std
+
+    def forward(self, data: np.ndarray) -> np.ndarray:
+        """Raw detections (B, N, 6), normalized, for a preprocessed batch (B <= batch_size)."""
+        n = data.shape[0]
+        if n > self.batch_size:
+            raise ValueError(f"batch of {n} images for a detector bound to {self.batch_size}")
+        if n < self.batch_size:
+            pad = np.zeros((self.batch_size - n,) + data.shape[1:], data.dtype)
+            data = np.concatenate([data, pad])
+        self.module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.ctx)]), is_train=False)
+        return self.module.get_outputs()[0].asnumpy()[:n]
+
+    def detect(self, images_bgr: Sequence[np.ndarray], thresh: float = 0.0) -> List[np.ndarray]:
+        """Detections per image in **pixels**: (K, 6) ``[class_id, score, x1, y1, x2, y2]``.
+
+        Rows are sorted by descending score and have ``score >= thresh``.
+        """
+        results = []
+        for start in range(0, len(images_bgr), self.batch_size):
+            chunk = images_bgr[start:start + self.batch_size]
+            out = self.forward(np.stack([self.preprocess(im) for im in chunk]))
+            for image, dets in zip(chunk, out):
+                keep = dets[(dets[:, 0] >= 0) & (dets[:, 1] >= thresh)]
+                keep = keep[np.argsort(-keep[:, 1], kind="stable")]
+                h, w = image.shape[:2]
+                keep[:, 2:6] *= np.array([w, h, w, h], np.float32)
+                results.append(keep)
+        return results

@@ -1,0 +1,33 @@
+"""Per-class AP tables: printed text and JSON."""
+from __future__ import annotations
+
+from typing import Dict
+
+from evaluate.voc_ap import VOCEvaluator
+
+
+def summary(evaluator: VOCEvaluator) -> Dict[str, object]:
+    """Per-class VOC07 and area AP plus their means (None where a class has no ground truth)."""
+    voc07 = evaluator.average_precisions("voc07")
+    area = evaluator.average_precisions("area")
+    return {
+        "num_images": evaluator.num_images,
+        "per_class": {name: {"voc07_ap": voc07[name], "area_ap": area[name],
+                             "num_gt": int(evaluator._num_gt[i])}
+                      for i, name in enumerate(evaluator.class_names)},
+        "voc07_map": evaluator.mean_ap("voc07"),
+        "area_map": evaluator.mean_ap("area"),
+    }
+
+
+def format_table(result: Dict[str, object]) -> str:
+    """A fixed-width table of the ``summary`` result."""
+    fmt = lambda v: "   -  " if v is None else f"{v:6.4f}"  # noqa: E731
+    names = list(result["per_class"])
+    width = max([len("class")] + [len(n) for n in names])
+    lines = [f"{'class':<{width}}  {'GT':>5}  {'VOC07':>6}  {'area':>6}"]
+    for name in names:
+        row = result["per_class"][name]
+        lines.append(f"{name:<{width}}  {row['num_gt']:>5}  {fmt(row['voc07_ap'])}  {fmt(row['area_ap'])}")
+    lines.append(f"{'mAP':<{width}}  {'':>5}  {fmt(result['voc07_map'])}  {fmt(result['area_map'])}")
+    return "\n".join(lines)

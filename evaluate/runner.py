@@ -1,0 +1,26 @@
+"""Running a bound detection module over a DetRecordIter into a VOCEvaluator."""
+from __future__ import annotations
+
+import mxnet as mx
+
+from evaluate.voc_ap import VOCEvaluator
+
+
+def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
+                    *, progress: bool = False) -> VOCEvaluator:
+    """Forward every batch of ``iterator`` and add each real (non-padding) image.
+
+    ``module`` must output (B, N, 6) detections, normalized, and be bound
+    with the iterator's batch size; ground truth comes from the batch label
+    (B, M, 6).
+    """
+    from tqdm import tqdm
+    iterator.reset()
+    for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
+        module.forward(mx.io.DataBatch(batch.data), is_train=False)
+        dets = module.get_outputs()[0].asnumpy()
+        labels = batch.label[0].asnumpy()
+        real = dets.shape[0] - (batch.pad or 0)
+        for d, g in zip(dets[:real], labels[:real]):
+            evaluator.update(d, g)
+    return evaluator

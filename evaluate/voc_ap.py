@@ -1,0 +1,138 @@
+"""Pascal VOC average precision: 11-point (VOC2007) and area under the PR curve (VOC2010+).
+
+Detections and ground truth use the same coordinates (normalized here);
+IoU has no "+1" pixel term. A detection matches the ground truth box of its
+class with the highest IoU; at IoU >= ``iou_thresh`` it is a true positive
+if that box is not difficult and not matched yet, ignored if the box is
+difficult, and a false positive otherwise (VOC devkit ``VOCevaldet``).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of ``[xmin, ymin, xmax, ymax]`` boxes."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
+
+
+def voc07_ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    """11-point interpolated AP: mean over r in {0, 0.1, ..., 1} of max precision at recall >= r."""
+    ap = 0.0
+    for t in np.arange(0.0, 1.1, 0.1):
+        above = precision[recall >= t]
+        ap += (above.max() if above.size else 0.0) / 11.0
+    return float(ap)
+
+
+def area_ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Area under the monotone (upper-envelope) precision-recall curve."""
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[0.0], precision, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    idx = np.nonzero(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
+
+
+class VOCEvaluator:
+    """Accumulates detections and ground truth image by image; reports per-class AP.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+    iou_thresh : float
+    """
+
+    def __init__(self, class_names: Sequence[str], iou_thresh: float = 0.5):
+        self.class_names = tuple(class_names)
+        self.iou_thresh = iou_thresh
+        self.reset()
+
+    def reset(self) -> None:
+        n = len(self.class_names)
+        self._scores: List[List[float]] = [[] for _ in range(n)]
+        self._matches: List[List[int]] = [[] for _ in range(n)]  # 1 TP, 0 FP, -1 ignored
+        self._num_gt = np.zeros(n, dtype=np.int64)
+        self.num_images = 0
+
+    def update(self, detections: np.ndarray, ground_truth: np.ndarray) -> None:
+        """Add one image.
+
+        Parameters
+        ----------
+        detections : ndarray (K, 6)
+            ``[class_id, score, xmin, ymin, xmax, ymax]``; rows with class -1 are skipped.
+        ground_truth : ndarray (M, 5 or 6)
+            ``[class_id, xmin, ymin, xmax, ymax(, difficult)]``; class -1 rows are padding.
+        """
+        dets = np.asarray(detections, np.float64).reshape(-1, 6)
+        gts = np.asarray(ground_truth, np.float64)
+        gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
+        dets, gts = dets[dets[:, 0] >= 0], gts[gts[:, 0] >= 0]
+        difficult = gts[:, 5] > 0 if gts.shape[1] > 5 else np.zeros(len(gts), bool)
+        self.num_images += 1
+        for c in range(len(self.class_names)):
+            gt_c, diff_c = gts[gts[:, 0] == c, 1:5], difficult[gts[:, 0] == c]
+            self._num_gt[c] += int((~diff_c).sum())
+            det_c = dets[dets[:, 0] == c]
+            if not len(det_c):
+                continue
+            det_c = det_c[np.argsort(-det_c[:, 1], kind="stable")]
+            self._scores[c].extend(det_c[:, 1].tolist())
+            self._matches[c].extend(self._match(det_c[:, 2:6], gt_c, diff_c))
+
+    def _match(self, boxes: np.ndarray, gt: np.ndarray, difficult: np.ndarray) -> List[int]:
+        if not len(gt):
+            return [0] * len(boxes)
+        iou = box_iou(boxes, gt)
+        taken = np.zeros(len(gt), bool)
+        out = []
+        for row in iou:
+            j = int(np.argmax(row))
+            if row[j] < self.iou_thresh:
+                out.append(0)
+            elif difficult[j]:
+                out.append(-1)
+            elif not taken[j]:
+                taken[j] = True
+                out.append(1)
+            else:
+                out.append(0)
+        return out
+
+    def pr_curve(self, c: int):
+        """``(recall, precision)`` arrays of class ``c``, by descending score; None without GT."""
+        if self._num_gt[c] == 0:
+            return None
+        scores = np.array(self._scores[c])
+        matches = np.array(self._matches[c], dtype=np.int64)
+        order = np.argsort(-scores, kind="stable")
+        matches = matches[order]
+        matches = matches[matches >= 0]
+        tp = np.cumsum(matches == 1)
+        fp = np.cumsum(matches == 0)
+        recall = tp / self._num_gt[c]
+        precision = tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+        return recall, precision
+
+    def average_precisions(self, metric: str = "voc07") -> Dict[str, Optional[float]]:
+        """AP per class name (None for classes without non-difficult ground truth)."""
+        fn = {"voc07": voc07_ap, "area": area_ap}[metric]
+        out = {}
+        for c, name in enumerate(self.class_names):
+            curve = self.pr_curve(c)
+            out[name] = None if curve is None else fn(*curve)
+        return out
+
+    def mean_ap(self, metric: str = "voc07") -> float:
+        values = [v for v in self.average_precisions(metric).values() if v is not None]
+        return float(np.mean(values)) if values else float("nan")

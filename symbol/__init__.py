@@ -1,0 +1,1 @@
+"""SSD network symbols: anchors, backbones, presets and the body/head builder."""

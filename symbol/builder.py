@@ -1,0 +1,170 @@
+"""The SSD body and its two heads.
+
+``body`` turns an input into per-anchor class logits, box offsets and the
+anchors themselves. The training symbol adds ``MultiBoxTarget`` and the
+losses; the deploy symbol adds softmax and ``MultiBoxDetection``. Both are
+built from the same body, so a checkpoint of one loads into the other.
+
+Shapes (B = batch, N = anchors, C = foreground classes):
+
+* ``cls_preds``: (B, C + 1, N), logits, background is class 0;
+* ``loc_preds``: (B, N * 4), encoded offsets (``symbol.coding.VARIANCES``);
+* ``anchors``: (1, N, 4), normalized ``[xmin, ymin, xmax, ymax]``;
+* training ``label``: (B, M, >=5) rows ``[class_id, xmin, ymin, xmax, ymax, ...]``
+  normalized, ``class_id = -1`` for padding;
+* detections: (B, N, 6) rows ``[class_id, score, xmin, ymin, xmax, ymax]``
+  normalized, ``class_id = -1`` for suppressed rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mxnet as mx
+
+from symbol.backbones import get_backbone, tap
+from symbol.coding import VARIANCES
+from symbol.layers import conv_act, l2_normalize
+from symbol.presets import Preset
+
+#: Matching and mining settings of the paper (section 2.2, "Hard negative mining").
+OVERLAP_THRESHOLD = 0.5
+NEGATIVE_MINING_RATIO = 3.0
+NEGATIVE_MINING_THRESH = 0.5
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """Post-processing of the deploy head.
+
+    Parameters
+    ----------
+    nms_threshold : float
+        IoU above which a lower-scoring box of the same class is suppressed.
+    nms_topk : int
+        Boxes kept per image before NMS (-1 for all).
+    force_suppress : bool
+        Suppress overlapping boxes across classes too.
+    threshold : float
+        Minimum class score for a box to be output.
+    """
+
+    nms_threshold: float = 0.45
+    nms_topk: int = 400
+    force_suppress: bool = False
+    threshold: float = 0.01
+
+
+def feature_maps(data, preset: Preset) -> list:
+    """Tapped backbone layers plus extra layers, finest first."""
+    backbone = get_backbone(preset.network)(data)
+    feats = [tap(backbone, name) for name in preset.taps]
+    x = feats[-1]
+    for i, extra in enumerate(preset.extras):
+        name = f"extra{i + 1}"
+        x = conv_act(x, name + "_1", extra.bottleneck, kernel=1, batchnorm=preset.extra_batchnorm)
+        x = conv_act(x, name + "_2", extra.channels, kernel=extra.kernel, stride=extra.stride,
+                     pad=extra.pad, batchnorm=preset.extra_batchnorm)
+        feats.append(x)
+    return feats
+
+
+def body(data, preset: Preset, num_classes: int):
+    """Class logits, box offsets and anchors of an SSD network.
+
+    Parameters
+    ----------
+    data : Symbol
+        Input (B, 3, preset.data_shape, preset.data_shape).
+    preset : Preset
+    num_classes : int
+        Foreground classes (background is added internally).
+
+    Returns
+    -------
+    (cls_preds, loc_preds, anchors) : tuple of Symbol
+        Shapes as in the module docstring.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    feats = feature_maps(data, preset)
+    norms = preset.normalization or ()
+    cls_list, loc_list, anchor_list = [], [], []
+    for i, (feat, spec) in enumerate(zip(feats, preset.anchors)):
+        name = f"head{i}"
+        if i < len(norms) and norms[i] > 0:
+            channels = feat.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))[1][0][1]
+            feat = l2_normalize(feat, name + "_norm", channels, norms[i])
+        a = spec.per_location
+        loc = mx.sym.Convolution(feat, name=name + "_loc", num_filter=a * 4, kernel=(3, 3), pad=(1, 1))
+        loc_list.append(mx.sym.flatten(mx.sym.transpose(loc, axes=(0, 2, 3, 1))))
+        cls = mx.sym.Convolution(feat, name=name + "_cls", num_filter=a * (num_classes + 1),
+                                 kernel=(3, 3), pad=(1, 1))
+        cls_list.append(mx.sym.flatten(mx.sym.transpose(cls, axes=(0, 2, 3, 1))))
+        prior = mx.sym.contrib.MultiBoxPrior(feat, name=name + "_anchors", **spec.prior_kwargs())
+        anchor_list.append(mx.sym.reshape(prior, shape=(1, -1, 4)))
+    loc_preds = mx.sym.concat(*loc_list, dim=1, name="loc_preds")
+    cls_flat = mx.sym.concat(*cls_list, dim=1)
+    cls_preds = mx.sym.transpose(mx.sym.reshape(cls_flat, shape=(0, -1, num_classes + 1)),
+                                 axes=(0, 2, 1), name="cls_preds")
+    anchors = mx.sym.concat(*anchor_list, dim=1, name="anchors")
+    return cls_preds, loc_preds, anchors
+
+
+def training_head(cls_preds, loc_preds, anchors, label):
+    """MultiBoxTarget with 3:1 hard negative mining, softmax CE and smooth L1.
+
+    The loss output is the *sum* over the batch of the confidence and
+    localization losses; the trainer divides gradients by the number of
+    matched anchors in the whole batch (``num_pos``), which is the paper's
+    ``1/N (L_conf + L_loc)`` (eq. 1) on any number of devices.
+
+    Returns
+    -------
+    Symbol group with outputs
+        ``loss`` (B,) per-image sum used for gradients; ``cls_loss`` (B,)
+        and ``loc_loss`` (B,) for logging; ``num_pos`` (B,) matched anchors.
+    """
+    box_label = mx.sym.slice_axis(label, axis=2, begin=0, end=5)
+    loc_target, loc_mask, cls_target = mx.sym.contrib.MultiBoxTarget(
+        anchors, box_label, cls_preds, overlap_threshold=OVERLAP_THRESHOLD, ignore_label=-1,
+        negative_mining_ratio=NEGATIVE_MINING_RATIO, negative_mining_thresh=NEGATIVE_MINING_THRESH,
+        minimum_negative_samples=0, variances=VARIANCES, name="multibox_target")
+    loc_target = mx.sym.BlockGrad(loc_target)
+    loc_mask = mx.sym.BlockGrad(loc_mask)
+    cls_target = mx.sym.BlockGrad(cls_target)
+    # Softmax cross-entropy over positives and mined negatives (target >= 0).
+    log_prob = mx.sym.log_softmax(cls_preds, axis=1)
+    valid = cls_target >= 0
+    picked = mx.sym.pick(log_prob, mx.sym.relu(cls_target), axis=1)
+    cls_loss = -mx.sym.sum(picked * valid, axis=1)
+    # Smooth L1 (sigma 1) on positives only.
+    loc_diff = loc_mask * (loc_preds - loc_target)
+    loc_loss = mx.sym.sum(mx.sym.smooth_l1(loc_diff, scalar=1.0), axis=1)
+    num_pos = mx.sym.sum(cls_target > 0, axis=1)
+    return mx.sym.Group([
+        mx.sym.MakeLoss(cls_loss + loc_loss, name="loss"),
+        mx.sym.BlockGrad(cls_loss, name="cls_loss"),
+        mx.sym.BlockGrad(loc_loss, name="loc_loss"),
+        mx.sym.BlockGrad(num_pos, name="num_pos"),
+    ])
+
+
+def detection_head(cls_preds, loc_preds, anchors, params: DetectionParams = DetectionParams()):
+    """Softmax + MultiBoxDetection (decode, threshold, per-class NMS)."""
+    cls_prob = mx.sym.softmax(cls_preds, axis=1, name="cls_prob")
+    return mx.sym.contrib.MultiBoxDetection(
+        cls_prob, loc_preds, anchors, name="detection", nms_threshold=params.nms_threshold,
+        force_suppress=params.force_suppress, variances=VARIANCES, nms_topk=params.nms_topk,
+        threshold=params.threshold, clip=True)
+
+
+def train_symbol(preset: Preset, num_classes: int):
+    """Training symbol: inputs ``data`` and ``label``, outputs as ``training_head``."""
+    parts = body(mx.sym.var("data"), preset, num_classes)
+    return training_head(*parts, mx.sym.var("label"))
+
+
+def deploy_symbol(preset: Preset, num_classes: int, params: DetectionParams = DetectionParams()):
+    """Inference symbol: input ``data``, output detections (B, N, 6)."""
+    parts = body(mx.sym.var("data"), preset, num_classes)
+    return detection_head(*parts, params)

@@ -1,0 +1,180 @@
+"""Network presets: one frozen dataclass per (backbone, input size).
+
+A preset names the backbone layers to tap, the extra layers appended after
+the last tap, the L2 normalization of taps and the anchors of each feature
+layer. Feature-map sizes and anchor counts are *computed* from the symbol,
+never stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Dict, Optional, Tuple
+
+from symbol.anchors import RATIOS_4, RATIOS_6, AnchorSpec, count_anchors, ssd_anchor_specs
+
+
+@dataclass(frozen=True)
+class ExtraLayer:
+    """An extra feature layer: 1x1 bottleneck then a (usually 3x3) convolution.
+
+    Parameters
+    ----------
+    bottleneck : int
+        Channels of the 1x1 convolution.
+    channels : int
+        Channels of the 3x3 convolution (the tapped output).
+    stride, pad, kernel : int
+        Of the second convolution; 3x3 stride 2 pad 1 halves the map, 3x3
+        stride 1 pad 0 shrinks it by two (SSD300's last two layers), 4x4
+        stride 1 pad 1 takes 2x2 to 1x1 (SSD512's conv10_2).
+    """
+
+    bottleneck: int
+    channels: int
+    stride: int = 2
+    pad: int = 1
+    kernel: int = 3
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything that defines an SSD network except the class count.
+
+    Parameters
+    ----------
+    name : str
+        Registry key, ``<network>_<data_shape>``.
+    network : str
+        Backbone registry name (``symbol.backbones``).
+    data_shape : int
+        Square input side in pixels.
+    taps : tuple of str
+        Backbone layers used as feature maps, finest first.
+    extras : tuple of ExtraLayer
+        Layers appended after the last tap; each adds one feature map.
+    anchors : tuple of AnchorSpec
+        One per feature map (``len(taps) + len(extras)``).
+    normalization : tuple of float
+        Initial L2-normalization scale per tap, ``0`` for none.
+    extra_batchnorm : bool
+        BatchNorm in the extra layers (for backbones trained with BN).
+    """
+
+    name: str
+    network: str
+    data_shape: int
+    taps: Tuple[str, ...]
+    extras: Tuple[ExtraLayer, ...]
+    anchors: Tuple[AnchorSpec, ...]
+    normalization: Tuple[float, ...] = field(default=())
+    extra_batchnorm: bool = False
+
+    def __post_init__(self):
+        layers = len(self.taps) + len(self.extras)
+        if len(self.anchors) != layers:
+            raise ValueError(f"preset {self.name}: {len(self.anchors)} anchor specs for "
+                             f"{layers} feature layers")
+        if self.normalization and len(self.normalization) != len(self.taps):
+            raise ValueError(f"preset {self.name}: normalization has {len(self.normalization)} "
+                             f"entries for {len(self.taps)} taps")
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.anchors)
+
+    def feature_shapes(self) -> Tuple[Tuple[int, int], ...]:
+        """(height, width) of every feature map, inferred from the symbol."""
+        return _feature_shapes(self)
+
+    def num_anchors(self) -> int:
+        """Total default boxes per image."""
+        return count_anchors(self.anchors, self.feature_shapes())
+
+
+@lru_cache(maxsize=None)
+def _feature_shapes(preset: Preset):
+    import mxnet as mx
+    from symbol.builder import feature_maps
+    feats = mx.sym.Group(feature_maps(mx.sym.var("data"), preset))
+    _, shapes, _ = feats.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
+    return tuple((s[2], s[3]) for s in shapes)
+
+
+_PRESETS: Dict[str, Preset] = {}
+
+
+def register_preset(preset: Preset) -> Preset:
+    if preset.name in _PRESETS:
+        raise ValueError(f"preset {preset.name!r} is registered twice")
+    _PRESETS[preset.name] = preset
+    return preset
+
+
+def available_presets() -> list:
+    return sorted(_PRESETS)
+
+
+def get_preset(network: str, data_shape: int) -> Preset:
+    """The preset for ``network`` at ``data_shape``; errors list the choices."""
+    key = f"{network}_{data_shape}"
+    if key in _PRESETS:
+        return _PRESETS[key]
+    sizes = sorted(p.data_shape for p in _PRESETS.values() if p.network == network)
+    if sizes:
+        raise KeyError(f"network {network!r} has no preset for input size {data_shape}; "
+                       f"available sizes: {sizes}")
+    networks = sorted({p.network for p in _PRESETS.values()})
+    raise KeyError(f"unknown network {network!r}; available: {', '.join(networks)}")
+
+
+# --- VGG16-reduced (paper, table/figure 2; Caffe ssd_pascal.py / ssd_pascal_512.py) ---
+
+def _vgg16_300(network: str, width: float) -> Preset:
+    c = lambda n: max(1, int(n * width))  # noqa: E731
+    return Preset(
+        name=f"{network}_300", network=network, data_shape=300,
+        taps=("relu4_3", "relu7"),
+        extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
+                ExtraLayer(c(128), c(256), stride=1, pad=0),
+                ExtraLayer(c(128), c(256), stride=1, pad=0)),
+        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
+                                 s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
+        normalization=(20.0, 0.0))
+
+
+def _vgg16_512(network: str, width: float) -> Preset:
+    c = lambda n: max(1, int(n * width))  # noqa: E731
+    # conv10_2 of SSD512 is a 4x4 convolution (stride 1, pad 1): 2x2 -> 1x1.
+    return Preset(
+        name=f"{network}_512", network=network, data_shape=512,
+        taps=("relu4_3", "relu7"),
+        extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
+                ExtraLayer(c(128), c(256)), ExtraLayer(c(128), c(256)),
+                ExtraLayer(c(128), c(256), stride=1, pad=1, kernel=4)),
+        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4,
+                                  RATIOS_4), s_min=0.15, s_max=0.9, first=(0.04, 0.1)),
+        normalization=(20.0, 0.0))
+
+
+for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):
+    register_preset(_vgg16_300(_net, _w))
+    register_preset(_vgg16_512(_net, _w))
+
+
+# --- MobileNet v1: strides 8, 16, 32 tapped, three extra layers (GluonCV-style) ---
+
+def _mobilenet_300(multiplier: float) -> Preset:
+    c = lambda n: max(8, int(n * multiplier))  # noqa: E731
+    return Preset(
+        name=f"mobilenet{multiplier}_300", network=f"mobilenet{multiplier}", data_shape=300,
+        taps=("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd"),
+        extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
+                ExtraLayer(c(128), c(256), stride=1, pad=0)),
+        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
+                                 s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
+        extra_batchnorm=True)
+
+
+for _m in (1.0, 0.5, 0.25):
+    register_preset(_mobilenet_300(_m))

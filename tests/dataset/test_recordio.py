@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from dataset.iterator import Augmentation, DetRecordIter
+from dataset.recordio import normalized_objects, pack_records, read_labels, read_sidecar, scan_max_objects, write_lst
+from dataset.records import DatasetError
+from dataset.voc import load_voc
+from tools.make_synthetic_voc import CLASSES
+
+MEAN, STD = (123.68, 116.78, 103.94), (58.395, 57.12, 57.375)
+
+
+def test_packed_labels_equal_the_annotations(voc_root, packed):
+    records = load_voc(voc_root, "trainval", CLASSES)
+    labels = list(read_labels(packed[0]))
+    assert len(labels) == len(records)
+    for rec, lab in zip(records, labels):
+        want = normalized_objects(rec)
+        np.testing.assert_array_equal(lab, want[want[:, 0] >= 0])
+    info = read_sidecar(packed[0])
+    assert info["num_images"] == 40 and info["class_names"] == list(CLASSES)
+    assert info["max_objects"] == max(len(r.objects) for r in records) == scan_max_objects(packed[0])
+
+
+def test_iterator_reads_back_every_label_exactly(voc_root, packed):
+    records = load_voc(voc_root, "trainval", CLASSES)
+    it = DetRecordIter(packed[0], batch_size=8, data_shape=64, mean=MEAN, std=STD)
+    got = []
+    for batch in it:
+        assert batch.data[0].shape == (8, 3, 64, 64)
+        assert batch.label[0].shape == (8, it.max_objects, 6)
+        got.extend(batch.label[0].asnumpy()[: 8 - batch.pad])
+    assert len(got) == len(records)
+    for rec, lab in zip(records, got):
+        want = normalized_objects(rec)
+        want = want[want[:, 0] >= 0]
+        np.testing.assert_array_equal(lab[: len(want)], want)
+        assert np.all(lab[len(want):] == -1)
+
+
+def test_iterator_normalizes_pixels(voc_root, packed):
+    import cv2
+    records = load_voc(voc_root, "trainval", CLASSES)
+    it = DetRecordIter(packed[0], batch_size=1, data_shape=32, mean=MEAN, std=STD)
+    data = it.next().data[0].asnumpy()[0]
+    image = cv2.imread(str(records[0].path))[:, :, ::-1]
+    resized = cv2.resize(image, (32, 32), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    want = (resized - np.array(MEAN).reshape(3, 1, 1)) / np.array(STD).reshape(3, 1, 1)
+    assert np.abs(data - want).mean() < 0.05
+
+
+def test_augmented_batches_keep_valid_boxes(packed):
+    it = DetRecordIter(packed[0], batch_size=8, data_shape=96, mean=MEAN, std=STD,
+                       augmentation=Augmentation(), shuffle=True, seed=1)
+    seen = 0
+    for _ in range(2):
+        it.reset()
+        for batch in it:
+            lab = batch.label[0].asnumpy().reshape(-1, 6)
+            real = lab[lab[:, 0] >= 0]
+            seen += len(real)
+            assert np.all(real[:, 0] < len(CLASSES))
+            assert np.all((real[:, 1:5] >= 0) & (real[:, 1:5] <= 1))
+            assert np.all(real[:, 3] > real[:, 1]) and np.all(real[:, 4] > real[:, 2])
+    assert seen > 0
+
+
+def test_unreadable_image_names_the_file_and_writes_nothing(tmp_path, voc_root, packed):
+    records = load_voc(voc_root, "trainval", CLASSES)[:3]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    records[1].path = bad
+    out = tmp_path / "out.rec"
+    out.write_bytes(b"previous")
+    with pytest.raises(DatasetError, match="broken.jpg.*not a readable image"):
+        pack_records(records, out, CLASSES, progress=False)
+    assert out.read_bytes() == b"previous"
+    assert not out.with_suffix(".idx").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.jpg", "out.rec"]
+
+
+def test_size_mismatch_and_missing_image_and_empty_dataset(tmp_path, voc_root):
+    records = load_voc(voc_root, "trainval", CLASSES)[:2]
+    records[0].width += 1
+    with pytest.raises(DatasetError, match="annotation says"):
+        pack_records(records, tmp_path / "a.rec", CLASSES, progress=False)
+    records = load_voc(voc_root, "trainval", CLASSES)[:2]
+    records[1].path = tmp_path / "missing.jpg"
+    with pytest.raises(DatasetError, match="missing.jpg.*cannot read image"):
+        pack_records(records, tmp_path / "a.rec", CLASSES, progress=False)
+    with pytest.raises(DatasetError, match="dataset to pack is empty"):
+        pack_records([], tmp_path / "a.rec", CLASSES, progress=False)
+    assert not list(tmp_path.glob("*.rec"))
+
+
+def test_lst_lines(tmp_path, voc_root):
+    records = load_voc(voc_root, "trainval", CLASSES)[:2]
+    write_lst(records, tmp_path / "a.lst", root=voc_root)
+    lines = (tmp_path / "a.lst").read_text().splitlines()
+    fields = lines[0].split("\t")
+    assert fields[0] == "0" and fields[-1] == "JPEGImages/000000.jpg"
+    assert [float(v) for v in fields[1:3]] == [2, 6]

@@ -1,0 +1,1 @@
+"""Command-line tools; run them as ``python -m tools.<name>`` from the repository root."""

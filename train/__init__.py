@@ -1,0 +1,1 @@
+"""Training: configuration, parameter initialization, the fitting loop and checkpoints."""

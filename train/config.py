@@ -1,0 +1,50 @@
+"""Everything one training run needs, in one frozen dataclass."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import mxnet as mx
+
+from dataset.iterator import Augmentation
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run.
+
+    Learning-rate milestones are in epochs; ``warmup_epochs`` ramps the
+    rate linearly from ``lr * warmup_factor`` (may be fractional).
+    """
+
+    train_rec: Path
+    prefix: Path
+    network: str
+    data_shape: int
+    class_names: Tuple[str, ...]
+    val_rec: Optional[Path] = None
+    contexts: List[mx.Context] = field(default_factory=lambda: [mx.cpu()])
+    kvstore: str = "local"
+    batch_size: int = 32
+    epochs: int = 120
+    lr: float = 0.01
+    momentum: float = 0.9
+    wd: float = 5e-4
+    lr_steps: Tuple[int, ...] = (80, 100)
+    lr_factor: float = 0.1
+    warmup_epochs: float = 1.0
+    warmup_factor: float = 0.1
+    mean: Tuple[float, float, float] = (123.68, 116.78, 103.94)
+    std: Tuple[float, float, float] = (58.395, 57.12, 57.375)
+    augmentation: Augmentation = Augmentation()
+    resume: Optional[int] = None
+    pretrained: Optional[Path] = None
+    freeze: Optional[str] = None
+    checkpoint_every: int = 1
+    val_every: int = 1
+    seed: int = 0
+    threads: Optional[int] = None
+    progress: bool = True
+    log_interval: int = 20
+    command: str = ""

@@ -1,0 +1,77 @@
+"""Initial parameters of a training run: fresh, pretrained (by name) or resumed."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import mxnet as mx
+
+from common import modelfile
+
+log = logging.getLogger(__name__)
+
+#: He/MSRA initialization for ReLU networks; biases zero, BatchNorm gamma one.
+INITIALIZER = mx.init.Xavier(rnd_type="gaussian", factor_type="out", magnitude=2)
+
+
+def load_pretrained(path: Path, symbol: mx.sym.Symbol, arg_shapes: dict, aux_shapes: dict
+                    ) -> Tuple[dict, dict]:
+    """Parameters of ``path`` whose names and shapes fit ``symbol``; reports the rest.
+
+    Accepts MXNet checkpoints (``arg:``/``aux:`` keys) and plain name->array
+    files. Every name of the symbol that the file does not provide, every
+    name of the file that the symbol does not use and every shape mismatch
+    is logged.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--pretrained {path}: file not found")
+    try:
+        blob = mx.nd.load(str(path))
+    except mx.base.MXNetError as err:
+        raise ValueError(f"--pretrained {path}: not an MXNet params file "
+                         f"({str(err).splitlines()[0]})") from None
+    if not isinstance(blob, dict):
+        raise ValueError(f"--pretrained {path}: holds a list of arrays, not named parameters")
+    args, auxs = modelfile.split_params(blob, str(path))
+    # Files saved from a Gluon block keep running stats among the args.
+    for name in list(args):
+        if name in aux_shapes:
+            auxs[name] = args.pop(name)
+    kept_args, kept_auxs, mismatched = {}, {}, []
+    for given, shapes, kept in ((args, arg_shapes, kept_args), (auxs, aux_shapes, kept_auxs)):
+        for name, value in given.items():
+            if name in shapes and tuple(value.shape) != tuple(shapes[name]):
+                mismatched.append(f"{name} {tuple(value.shape)} vs {tuple(shapes[name])}")
+            elif name in shapes:
+                kept[name] = value
+    unexpected = sorted(set(args) - set(arg_shapes) | set(auxs) - set(aux_shapes))
+    missing = sorted(set(arg_shapes) - set(kept_args) - {"data", "label"}
+                     | set(aux_shapes) - set(kept_auxs))
+    log.info("pretrained %s: loaded %d of %d parameters", path, len(kept_args) + len(kept_auxs),
+             len(arg_shapes) - 2 + len(aux_shapes))
+    if missing:
+        log.info("pretrained: %d parameters initialized fresh: %s", len(missing), ", ".join(missing))
+    if unexpected:
+        log.warning("pretrained: %d names in the file are not in the network: %s",
+                    len(unexpected), ", ".join(unexpected))
+    if mismatched:
+        log.warning("pretrained: shape mismatch, initialized fresh: %s", "; ".join(mismatched))
+    return kept_args, kept_auxs
+
+
+def frozen_names(symbol: mx.sym.Symbol, pattern: Optional[str]) -> List[str]:
+    """Argument names matching the regular expression ``pattern`` (``re.match``)."""
+    if not pattern:
+        return []
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"--freeze {pattern!r}: invalid regular expression: {err}") from None
+    names = [n for n in symbol.list_arguments() if n not in ("data", "label") and regex.match(n)]
+    if not names:
+        raise ValueError(f"--freeze {pattern!r} matches no parameter")
+    log.info("freezing %d parameters matching %r", len(names), pattern)
+    return names

@@ -1,0 +1,214 @@
+"""The fitting loop: Module over a list of contexts, kvstore, SGD, checkpoints, validation.
+
+Loss normalization follows the paper (eq. 1): the loss is summed over the
+whole batch and gradients are divided by the number of matched default
+boxes in the batch, ``N``. The training symbol outputs per-image sums and
+match counts; before each update the optimizer's ``rescale_grad`` is set to
+``1 / N``. Because the division happens after the kvstore has summed the
+devices' gradients, one device and several devices compute the same update.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import mxnet as mx
+import numpy as np
+from tqdm import tqdm
+
+from common import modelfile
+from common.atomic import atomic_paths
+from common.modelfile import ModelMeta
+from dataset.iterator import NO_AUGMENTATION, DetRecordIter
+from dataset.recordio import read_sidecar
+from evaluate.runner import evaluate_module
+from evaluate.voc_ap import VOCEvaluator
+from symbol.builder import DetectionParams, deploy_symbol, train_symbol
+from symbol.presets import get_preset
+from train.config import TrainConfig
+from train.params import INITIALIZER, frozen_names, load_pretrained
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochStats:
+    """Averages over one epoch, per matched default box (as the loss is normalized)."""
+
+    epoch: int
+    loss: float
+    cls_loss: float
+    loc_loss: float
+    lr: float
+    images_per_sec: float
+    val_map: Optional[float] = None
+
+
+class Trainer:
+    """Fits an SSD network as described by a TrainConfig."""
+
+    def __init__(self, config: TrainConfig):
+        self.config = config
+        self.preset = get_preset(config.network, config.data_shape)
+        self.symbol = train_symbol(self.preset, len(config.class_names))
+        self.train_iter = self._iterator(config.train_rec, config.augmentation, shuffle=True)
+        self.val_iter = (self._iterator(config.val_rec, NO_AUGMENTATION, shuffle=False)
+                         if config.val_rec else None)
+        self.batches_per_epoch = math.ceil(self._num_images(config.train_rec) / config.batch_size)
+        self.begin_epoch = config.resume or 0
+        self.module = self._module()
+        self._val_module = None
+
+    # --- set-up -------------------------------------------------------------------------
+    def _iterator(self, rec: Path, augmentation, shuffle: bool) -> DetRecordIter:
+        c = self.config
+        return DetRecordIter(rec, batch_size=c.batch_size, data_shape=c.data_shape, mean=c.mean,
+                             std=c.std, augmentation=augmentation, shuffle=shuffle, seed=c.seed,
+                             threads=c.threads)
+
+    @staticmethod
+    def _num_images(rec: Path) -> int:
+        info = read_sidecar(rec)
+        if info.get("num_images"):
+            return int(info["num_images"])
+        return sum(1 for _ in open(Path(rec).with_suffix(".idx")))
+
+    def _module(self) -> mx.mod.Module:
+        c = self.config
+        mx.random.seed(c.seed)
+        np.random.seed(c.seed)
+        mod = mx.mod.Module(self.symbol, data_names=("data",), label_names=("label",),
+                            context=c.contexts, fixed_param_names=frozen_names(self.symbol, c.freeze))
+        mod.bind(self.train_iter.provide_data, self.train_iter.provide_label, for_training=True)
+        arg_params, aux_params = self._initial_params(mod)
+        mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params,
+                        allow_missing=True)
+        self.optimizer = mx.optimizer.SGD(
+            learning_rate=c.lr, momentum=c.momentum, wd=c.wd, rescale_grad=1.0,
+            lr_scheduler=self._lr_scheduler(),
+            begin_num_update=self.begin_epoch * self.batches_per_epoch)
+        with warnings.catch_warnings():
+            # Module warns when rescale_grad is not 1/batch_size; ours is set per batch (see step).
+            warnings.simplefilter("ignore", UserWarning)
+            mod.init_optimizer(kvstore=c.kvstore, optimizer=self.optimizer)
+        if c.resume:
+            states = modelfile.states_path(c.prefix, c.resume)
+            if states.is_file():
+                mod.load_optimizer_states(str(states))
+            else:
+                log.warning("%s not found: resuming with fresh momentum", states)
+        return mod
+
+    def _initial_params(self, mod: mx.mod.Module):
+        c = self.config
+        if c.resume:
+            log.info("resuming from %s", modelfile.params_path(c.prefix, c.resume))
+            return modelfile.load_params(c.prefix, c.resume)
+        if c.pretrained:
+            arg_shapes, _, aux_shapes = self.symbol.infer_shape(
+                data=self.train_iter.provide_data[0].shape, label=self.train_iter.provide_label[0].shape)
+            return load_pretrained(c.pretrained, self.symbol,
+                                   dict(zip(self.symbol.list_arguments(), arg_shapes)),
+                                   dict(zip(self.symbol.list_auxiliary_states(), aux_shapes)))
+        return None, None
+
+    def _lr_scheduler(self):
+        c = self.config
+        per = self.batches_per_epoch
+        # No milestone: one past the end, so the rate stays at lr after warm-up.
+        steps = [int(e * per) for e in c.lr_steps] or [c.epochs * per + 1]
+        if any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] < 1:
+            raise ValueError(f"--lr-steps must be increasing positive epochs, got {c.lr_steps}")
+        return mx.lr_scheduler.MultiFactorScheduler(
+            step=steps, factor=c.lr_factor, base_lr=c.lr,
+            warmup_steps=int(round(c.warmup_epochs * per)),
+            warmup_begin_lr=c.lr * c.warmup_factor, warmup_mode="linear")
+
+    # --- loop ---------------------------------------------------------------------------
+    def fit(self) -> List[EpochStats]:
+        """Train from ``begin_epoch + 1`` to ``config.epochs``; returns per-epoch stats."""
+        c = self.config
+        history = []
+        for epoch in range(self.begin_epoch + 1, c.epochs + 1):
+            stats = self.train_epoch(epoch)
+            if self.val_iter is not None and (epoch % c.val_every == 0 or epoch == c.epochs):
+                stats.val_map = self.validate()
+            if epoch % c.checkpoint_every == 0 or epoch == c.epochs:
+                self.save_checkpoint(epoch)
+            log.info("epoch %d: loss %.4f (cross-entropy %.4f, smooth-L1 %.4f) lr %.5g, %.1f img/s%s",
+                     epoch, stats.loss, stats.cls_loss, stats.loc_loss, stats.lr, stats.images_per_sec,
+                     "" if stats.val_map is None else f", val VOC07 mAP {stats.val_map:.4f}")
+            history.append(stats)
+        return history
+
+    def train_epoch(self, epoch: int) -> EpochStats:
+        c = self.config
+        sums = np.zeros(4)  # loss, cls, loc, num_pos
+        images, start = 0, time.time()
+        self.train_iter.reset()
+        bar = tqdm(self.train_iter, total=self.batches_per_epoch, desc=f"epoch {epoch}",
+                   unit="batch", disable=not c.progress, leave=False)
+        for i, batch in enumerate(bar):
+            batch_sums = self.step(batch)
+            sums += batch_sums
+            images += c.batch_size - (batch.pad or 0)
+            if i % c.log_interval == 0:
+                pos = max(batch_sums[3], 1)
+                bar.set_postfix(loss=f"{batch_sums[0] / pos:.3f}", ce=f"{batch_sums[1] / pos:.3f}",
+                                l1=f"{batch_sums[2] / pos:.3f}", lr=f"{self.current_lr():.4g}")
+        elapsed = time.time() - start
+        pos = max(sums[3], 1)
+        return EpochStats(epoch, sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
+                          images / max(elapsed, 1e-9))
+
+    def step(self, batch) -> np.ndarray:
+        """Forward, backward and update on one batch; returns [loss, cls, loc, num_pos] sums."""
+        self.module.forward_backward(batch)
+        loss, cls_loss, loc_loss, num_pos = (o.asnumpy() for o in self.module.get_outputs())
+        real = len(num_pos) - (batch.pad or 0)
+        sums = np.array([loss.sum(), cls_loss.sum(), loc_loss.sum(), num_pos.sum()], np.float64)
+        # Paper, eq. 1: divide by the number of matched boxes N (all devices together).
+        self.optimizer.rescale_grad = 1.0 / max(float(num_pos.sum()), 1.0)
+        self.module.update()
+        if real < len(num_pos):  # padded tail batch: report real images only
+            sums = np.array([loss[:real].sum(), cls_loss[:real].sum(), loc_loss[:real].sum(),
+                             num_pos[:real].sum()], np.float64)
+        return sums
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.lr_scheduler(self.optimizer.num_update))
+
+    # --- validation and checkpoints -------------------------------------------------------
+    def validate(self) -> float:
+        """VOC07 mAP of the current parameters on the validation set."""
+        c = self.config
+        if self._val_module is None:
+            sym = deploy_symbol(self.preset, len(c.class_names), DetectionParams())
+            self._val_module = mx.mod.Module(sym, data_names=("data",), label_names=None,
+                                             context=c.contexts[0])
+            self._val_module.bind(self.val_iter.provide_data, for_training=False)
+        args, auxs = self.module.get_params()
+        self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)
+        evaluator = evaluate_module(self._val_module, self.val_iter, VOCEvaluator(c.class_names))
+        return evaluator.mean_ap("voc07")
+
+    def meta(self) -> ModelMeta:
+        c = self.config
+        return ModelMeta(kind="train", network=c.network, data_shape=c.data_shape,
+                         class_names=tuple(c.class_names), mean=tuple(c.mean), std=tuple(c.std),
+                         channel_order="RGB", detection=DetectionParams().__dict__.copy(),
+                         made_by={"command": c.command, "preset": self.preset.name})
+
+    def save_checkpoint(self, epoch: int) -> None:
+        """``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``.states`` and metadata, atomically."""
+        c = self.config
+        args, auxs = self.module.get_params()
+        modelfile.save_model(c.prefix, epoch, self.symbol, args, auxs, self.meta())
+        with atomic_paths(modelfile.states_path(c.prefix, epoch)) as (tmp,):
+            self.module.save_optimizer_states(str(tmp))
+        log.info("saved checkpoint %s", modelfile.params_path(c.prefix, epoch))
