@@ -39,11 +39,11 @@ def _evaluate_rec(detector, rec: Path, evaluator, batch_size: int, progress: boo
     from dataset.iterator import DetRecordIter
     from evaluate.runner import evaluate_module
     meta = detector.meta
-    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std)
     if meta.channel_order != "RGB":
         raise ValueError(f"--rec evaluation feeds RGB; the model wants {meta.channel_order}: "
                          "use --voc-root instead")
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
+                       std=meta.std)
     return evaluate_module(detector.module, it, evaluator, progress=progress)
 
 
@@ -62,7 +62,7 @@ def _evaluate_voc(detector, root: Path, split: str, evaluator, progress: bool):
         dets = detector.detect([image])[0]
         h, w = image.shape[:2]
         dets[:, 2:6] /= np.array([w, h, w, h], np.float32)
-        evaluator.update(dets, normalized_objects(record))
+        evaluator.update(dets, normalized_objects(record), (w, h))
     return evaluator
 
 

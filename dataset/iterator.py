@@ -5,7 +5,10 @@ expansion, colour jitter, mirror), resizes to the square input and
 normalizes ``(pixel - mean) / std`` in RGB order. ``DetRecordIter`` wraps it
 and turns its flat label rows into a ``label`` of shape
 (B, max_objects, 6) with rows ``[class_id, xmin, ymin, xmax, ymax, difficult]``,
-normalized, ``class_id = -1`` for padding.
+normalized, ``class_id = -1`` for padding. Each batch also carries
+``image_sizes``, an (B, 2) array of the original ``(width, height)`` in pixels
+(None for records without a size), which evaluation uses to compare boxes in
+pixels; it describes the images before augmentation.
 """
 from __future__ import annotations
 
@@ -141,5 +144,8 @@ class DetRecordIter(mx.io.DataIter):
         count = min(count, self.max_objects)
         objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
         objects = objects[:, :, :label_layout.OBJECT_WIDTH]
-        return mx.io.DataBatch(data=batch.data, label=[objects], pad=batch.pad, index=batch.index,
-                               provide_data=self.provide_data, provide_label=self.provide_label)
+        out = mx.io.DataBatch(data=batch.data, label=[objects], pad=batch.pad, index=batch.index,
+                              provide_data=self.provide_data, provide_label=self.provide_label)
+        header = rows[:, label_layout.ITER_PREFIX:start].asnumpy()
+        out.image_sizes = header[:, 2:4].astype(int) if header.shape[1] >= 4 else None
+        return out

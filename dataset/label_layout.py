@@ -1,27 +1,32 @@
 """The RecordIO label layout: the only module that knows it.
 
-A record's float label is ``[HEADER_WIDTH, OBJECT_WIDTH, obj_0..., obj_1...]``
+A record's float label is
+``[HEADER_WIDTH, OBJECT_WIDTH, image_width, image_height, obj_0..., obj_1...]``
 where each object is ``[class_id, xmin, ymin, xmax, ymax, difficult]`` with
-coordinates normalized to [0, 1]. This is the layout
-``mx.io.ImageDetRecordIter`` expects (header width first, object width
-second). The iterator's output row prepends four numbers of its own
-(channels, height, width, label length) and pads the rest with -1.
+coordinates normalized to [0, 1] and the image size in pixels (so that
+evaluation can work in the original pixels, as the VOC devkit does). This is
+the layout ``mx.io.ImageDetRecordIter`` expects (header width first, object
+width second; it passes the rest of the header through its augmenters
+untouched). The iterator's output row prepends four numbers of its own
+(channels, height, width, label length) and pads the rest with -1. Labels
+with a 2-wide header (no image size), as other tools write them, are read
+too.
 """
 from __future__ import annotations
 
 import numpy as np
 
-HEADER_WIDTH = 2
+HEADER_WIDTH = 4
 OBJECT_WIDTH = 6
 #: Numbers ImageDetRecordIter puts before the record's label in each output row.
 ITER_PREFIX = 4
 PAD_VALUE = -1.0
 
 
-def pack(objects: np.ndarray) -> np.ndarray:
-    """Flat float32 label from an (n, 6) array of normalized objects."""
+def pack(objects: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Flat float32 label from an (n, 6) array of normalized objects of a width x height image."""
     objects = np.asarray(objects, dtype=np.float32).reshape(-1, OBJECT_WIDTH)
-    header = np.array([HEADER_WIDTH, OBJECT_WIDTH], dtype=np.float32)
+    header = np.array([HEADER_WIDTH, OBJECT_WIDTH, width, height], dtype=np.float32)
     return np.concatenate([header, objects.ravel()])
 
 
@@ -36,6 +41,12 @@ def unpack(label: np.ndarray) -> np.ndarray:
     body = label[header:]
     objects = body[: body.size // width * width].reshape(-1, width)
     return objects[objects[:, 0] >= 0]
+
+
+def image_size(label: np.ndarray):
+    """``(width, height)`` in pixels from a flat record label, or None if it has no size."""
+    label = np.asarray(label).ravel()
+    return (int(label[2]), int(label[3])) if int(label[0]) >= 4 else None
 
 
 def pad_width(max_objects: int) -> int:

@@ -78,7 +78,7 @@ def pack_records(records: Sequence[ImageRecord], rec_path: Path, class_names: Se
         try:
             for i, record in enumerate(tqdm(records, desc=f"packing {rec_path.name}",
                                             disable=not progress, unit="img")):
-                label = label_layout.pack(normalized_objects(record))
+                label = label_layout.pack(normalized_objects(record), record.width, record.height)
                 header = mx.recordio.IRHeader(0, label, i, 0)
                 writer.write_idx(i, mx.recordio.pack(header, _read_image_bytes(record)))
                 max_objects = max(max_objects, len(record.objects))
@@ -142,7 +142,7 @@ def write_lst(records: Sequence[ImageRecord], lst_path: Path, root: Path | None 
     """MXNet ``.lst`` file (``index<TAB>label...<TAB>path``) for ``im2rec``-style tools."""
     lines = []
     for i, record in enumerate(records):
-        label = label_layout.pack(normalized_objects(record))
+        label = label_layout.pack(normalized_objects(record), record.width, record.height)
         path = Path(record.path)
         if root is not None:
             path = path.relative_to(root)

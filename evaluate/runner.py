@@ -12,7 +12,8 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
 
     ``module`` must output (B, N, 6) detections, normalized, and be bound
     with the iterator's batch size; ground truth comes from the batch label
-    (B, M, 6).
+    (B, M, 6) and boxes are compared in the original pixels when the batch
+    carries ``image_sizes``.
     """
     from tqdm import tqdm
     iterator.reset()
@@ -21,6 +22,7 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
         dets = module.get_outputs()[0].asnumpy()
         labels = batch.label[0].asnumpy()
         real = dets.shape[0] - (batch.pad or 0)
-        for d, g in zip(dets[:real], labels[:real]):
-            evaluator.update(d, g)
+        sizes = getattr(batch, "image_sizes", None)
+        for i in range(real):
+            evaluator.update(dets[i], labels[i], None if sizes is None else tuple(sizes[i]))
     return evaluator

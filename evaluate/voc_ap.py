@@ -1,7 +1,9 @@
 """Pascal VOC average precision: 11-point (VOC2007) and area under the PR curve (VOC2010+).
 
-Detections and ground truth use the same coordinates (normalized here);
-IoU has no "+1" pixel term. A detection matches the ground truth box of its
+Boxes are compared in the pixels of the original image with the VOC
+devkit's convention that boxes are inclusive integer pixel ranges (width =
+xmax - xmin + 1), which GluonCV's metrics follow too. When an image's size
+is unknown, normalized boxes are compared without the +1 term. A detection matches the ground truth box of its
 class with the highest IoU; at IoU >= ``iou_thresh`` it is a true positive
 if that box is not difficult and not matched yet, ignored if the box is
 difficult, and a false positive otherwise (VOC devkit ``VOCevaldet``).
@@ -13,15 +15,18 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of ``[xmin, ymin, xmax, ymax]`` boxes."""
+def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of ``[xmin, ymin, xmax, ymax]`` boxes.
+
+    ``offset = 1`` treats boxes as inclusive pixel ranges (VOC devkit).
+    """
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
     br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    inter = np.prod(np.clip(br - tl + offset, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2] + offset, axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2] + offset, axis=1)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
@@ -64,20 +69,30 @@ class VOCEvaluator:
         self._num_gt = np.zeros(n, dtype=np.int64)
         self.num_images = 0
 
-    def update(self, detections: np.ndarray, ground_truth: np.ndarray) -> None:
+    def update(self, detections: np.ndarray, ground_truth: np.ndarray, image_size=None) -> None:
         """Add one image.
 
         Parameters
         ----------
         detections : ndarray (K, 6)
-            ``[class_id, score, xmin, ymin, xmax, ymax]``; rows with class -1 are skipped.
+            ``[class_id, score, xmin, ymin, xmax, ymax]`` normalized; rows with class -1
+            are skipped.
         ground_truth : ndarray (M, 5 or 6)
-            ``[class_id, xmin, ymin, xmax, ymax(, difficult)]``; class -1 rows are padding.
+            ``[class_id, xmin, ymin, xmax, ymax(, difficult)]`` normalized; class -1 rows
+            are padding.
+        image_size : (int, int), optional
+            ``(width, height)`` in pixels: boxes are compared in pixels, VOC style.
         """
-        dets = np.asarray(detections, np.float64).reshape(-1, 6)
-        gts = np.asarray(ground_truth, np.float64)
+        dets = np.array(detections, np.float64).reshape(-1, 6)
+        gts = np.array(ground_truth, np.float64)
         gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
         dets, gts = dets[dets[:, 0] >= 0], gts[gts[:, 0] >= 0]
+        offset = 0.0
+        if image_size is not None:
+            scale = np.array(image_size * 2, np.float64)
+            dets[:, 2:6] *= scale
+            gts[:, 1:5] *= scale
+            offset = 1.0
         difficult = gts[:, 5] > 0 if gts.shape[1] > 5 else np.zeros(len(gts), bool)
         self.num_images += 1
         for c in range(len(self.class_names)):
@@ -88,12 +103,13 @@ class VOCEvaluator:
                 continue
             det_c = det_c[np.argsort(-det_c[:, 1], kind="stable")]
             self._scores[c].extend(det_c[:, 1].tolist())
-            self._matches[c].extend(self._match(det_c[:, 2:6], gt_c, diff_c))
+            self._matches[c].extend(self._match(det_c[:, 2:6], gt_c, diff_c, offset))
 
-    def _match(self, boxes: np.ndarray, gt: np.ndarray, difficult: np.ndarray) -> List[int]:
+    def _match(self, boxes: np.ndarray, gt: np.ndarray, difficult: np.ndarray,
+               offset: float) -> List[int]:
         if not len(gt):
             return [0] * len(boxes)
-        iou = box_iou(boxes, gt)
+        iou = box_iou(boxes, gt, offset)
         taken = np.zeros(len(gt), bool)
         out = []
         for row in iou:

@@ -28,6 +28,7 @@ class TrainConfig:
     kvstore: str = "local"
     batch_size: int = 32
     epochs: int = 120
+    optimizer: str = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     wd: float = 5e-4

@@ -12,8 +12,10 @@ from common import modelfile
 
 log = logging.getLogger(__name__)
 
-#: He/MSRA initialization for ReLU networks; biases zero, BatchNorm gamma one.
-INITIALIZER = mx.init.Xavier(rnd_type="gaussian", factor_type="out", magnitude=2)
+#: He/MSRA initialization (variance-preserving forward pass through ReLUs); biases zero,
+#: BatchNorm gamma one. The prediction heads carry their own, smaller initializer
+#: (``symbol.builder.HEAD_INIT``).
+INITIALIZER = mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
 
 
 def load_pretrained(path: Path, symbol: mx.sym.Symbol, arg_shapes: dict, aux_shapes: dict

@@ -49,6 +49,17 @@ class EpochStats:
     val_map: Optional[float] = None
 
 
+def make_optimizer(config: TrainConfig, lr_scheduler, begin_num_update: int = 0):
+    """SGD with momentum (the paper's) or Adam; ``rescale_grad`` is set per batch by the trainer."""
+    common = dict(learning_rate=config.lr, wd=config.wd, rescale_grad=1.0, lr_scheduler=lr_scheduler,
+                  begin_num_update=begin_num_update)
+    if config.optimizer == "sgd":
+        return mx.optimizer.SGD(momentum=config.momentum, **common)
+    if config.optimizer == "adam":
+        return mx.optimizer.Adam(**common)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
+
+
 class Trainer:
     """Fits an SSD network as described by a TrainConfig."""
 
@@ -56,8 +67,9 @@ class Trainer:
         self.config = config
         self.preset = get_preset(config.network, config.data_shape)
         self.symbol = train_symbol(self.preset, len(config.class_names))
-        self.train_iter = self._iterator(config.train_rec, config.augmentation, shuffle=True)
-        self.val_iter = (self._iterator(config.val_rec, NO_AUGMENTATION, shuffle=False)
+        probe = self.epoch_iterator(0)
+        self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
+        self.val_iter = (self._iterator(config.val_rec, NO_AUGMENTATION, shuffle=False, seed=0)
                          if config.val_rec else None)
         self.batches_per_epoch = math.ceil(self._num_images(config.train_rec) / config.batch_size)
         self.begin_epoch = config.resume or 0
@@ -65,11 +77,20 @@ class Trainer:
         self._val_module = None
 
     # --- set-up -------------------------------------------------------------------------
-    def _iterator(self, rec: Path, augmentation, shuffle: bool) -> DetRecordIter:
+    def _iterator(self, rec: Path, augmentation, shuffle: bool, seed: int) -> DetRecordIter:
         c = self.config
         return DetRecordIter(rec, batch_size=c.batch_size, data_shape=c.data_shape, mean=c.mean,
-                             std=c.std, augmentation=augmentation, shuffle=shuffle, seed=c.seed,
+                             std=c.std, augmentation=augmentation, shuffle=shuffle, seed=seed,
                              threads=c.threads)
+
+    def epoch_iterator(self, epoch: int) -> DetRecordIter:
+        """The training iterator of ``epoch``, seeded by (seed, epoch).
+
+        Each epoch's order and augmentation depend only on the seed and the
+        epoch number, so a resumed run sees the same data as an uninterrupted one.
+        """
+        c = self.config
+        return self._iterator(c.train_rec, c.augmentation, shuffle=True, seed=c.seed * 100003 + epoch)
 
     @staticmethod
     def _num_images(rec: Path) -> int:
@@ -84,14 +105,12 @@ class Trainer:
         np.random.seed(c.seed)
         mod = mx.mod.Module(self.symbol, data_names=("data",), label_names=("label",),
                             context=c.contexts, fixed_param_names=frozen_names(self.symbol, c.freeze))
-        mod.bind(self.train_iter.provide_data, self.train_iter.provide_label, for_training=True)
+        mod.bind(self.provide_data, self.provide_label, for_training=True)
         arg_params, aux_params = self._initial_params(mod)
         mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params,
                         allow_missing=True)
-        self.optimizer = mx.optimizer.SGD(
-            learning_rate=c.lr, momentum=c.momentum, wd=c.wd, rescale_grad=1.0,
-            lr_scheduler=self._lr_scheduler(),
-            begin_num_update=self.begin_epoch * self.batches_per_epoch)
+        self.optimizer = make_optimizer(c, self._lr_scheduler(),
+                                        begin_num_update=self.begin_epoch * self.batches_per_epoch)
         with warnings.catch_warnings():
             # Module warns when rescale_grad is not 1/batch_size; ours is set per batch (see step).
             warnings.simplefilter("ignore", UserWarning)
@@ -111,7 +130,7 @@ class Trainer:
             return modelfile.load_params(c.prefix, c.resume)
         if c.pretrained:
             arg_shapes, _, aux_shapes = self.symbol.infer_shape(
-                data=self.train_iter.provide_data[0].shape, label=self.train_iter.provide_label[0].shape)
+                data=self.provide_data[0].shape, label=self.provide_label[0].shape)
             return load_pretrained(c.pretrained, self.symbol,
                                    dict(zip(self.symbol.list_arguments(), arg_shapes)),
                                    dict(zip(self.symbol.list_auxiliary_states(), aux_shapes)))
@@ -150,8 +169,7 @@ class Trainer:
         c = self.config
         sums = np.zeros(4)  # loss, cls, loc, num_pos
         images, start = 0, time.time()
-        self.train_iter.reset()
-        bar = tqdm(self.train_iter, total=self.batches_per_epoch, desc=f"epoch {epoch}",
+        bar = tqdm(self.epoch_iterator(epoch), total=self.batches_per_epoch, desc=f"epoch {epoch}",
                    unit="batch", disable=not c.progress, leave=False)
         for i, batch in enumerate(bar):
             batch_sums = self.step(batch)

@@ -99,4 +99,4 @@ def test_lst_lines(tmp_path, voc_root):
     lines = (tmp_path / "a.lst").read_text().splitlines()
     fields = lines[0].split("\t")
     assert fields[0] == "0" and fields[-1] == "JPEGImages/000000.jpg"
-    assert [float(v) for v in fields[1:3]] == [2, 6]
+    assert [float(v) for v in fields[1:5]] == [4, 6, records[0].width, records[0].height]

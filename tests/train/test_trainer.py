@@ -1,0 +1,132 @@
+"""Training on the tiny VGG16-reduced (no BatchNorm) so that device splits are exact."""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from common import modelfile
+from dataset.iterator import NO_AUGMENTATION
+from train.config import TrainConfig
+from train.trainer import Trainer
+from tools.make_synthetic_voc import CLASSES
+
+
+def _config(packed, tmp_path, **kw):
+    base = TrainConfig(train_rec=packed[0], val_rec=packed[1], prefix=tmp_path / "ssd",
+                       network="vgg16_reduced_tiny", data_shape=300, class_names=CLASSES,
+                       batch_size=4, epochs=1, lr=0.002, lr_steps=(), warmup_epochs=0,
+                       augmentation=NO_AUGMENTATION, progress=False, threads=1)
+    return replace(base, **kw)
+
+
+def _batch_losses(trainer, epoch=1, limit=None):
+    out = []
+    for i, batch in enumerate(trainer.epoch_iterator(epoch)):
+        if limit is not None and i >= limit:
+            break
+        loss, _, _, pos = trainer.step(batch)
+        out.append(loss / max(pos, 1))
+    return np.array(out)
+
+
+def test_two_cpu_contexts_follow_the_one_context_loss_curve(packed, tmp_path):
+    one = Trainer(_config(packed, tmp_path / "a", contexts=[mx.cpu(0)]))
+    two = Trainer(_config(packed, tmp_path / "b", contexts=[mx.cpu(0), mx.cpu(1)]))
+    curve1, curve2 = _batch_losses(one, limit=6), _batch_losses(two, limit=6)
+    assert len(curve1) == 6 and curve1[0] != curve1[-1]
+    np.testing.assert_allclose(curve2, curve1, rtol=2e-4)
+    p1, p2 = one.module.get_params()[0], two.module.get_params()[0]
+    for name in p1:
+        np.testing.assert_allclose(p2[name].asnumpy(), p1[name].asnumpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_loss_goes_down_when_fitting_a_few_images(packed, tmp_path):
+    trainer = Trainer(_config(packed, tmp_path, optimizer="adam", lr=0.002, batch_size=8))
+    batch = next(iter(trainer.epoch_iterator(1)))
+    losses = []
+    for _ in range(15):
+        loss, _, _, pos = trainer.step(batch)
+        losses.append(loss / pos)
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_resume_reproduces_an_uninterrupted_run(packed, tmp_path):
+    straight = Trainer(_config(packed, tmp_path / "straight", epochs=2, momentum=0.9))
+    straight.fit()
+    first = Trainer(_config(packed, tmp_path / "resumed", epochs=1, momentum=0.9))
+    first.fit()
+    assert modelfile.states_path(tmp_path / "resumed" / "ssd", 1).is_file()
+    resumed = Trainer(_config(packed, tmp_path / "resumed", epochs=2, momentum=0.9, resume=1))
+    assert resumed.optimizer.num_update == resumed.batches_per_epoch
+    resumed.fit()
+    a = modelfile.load_params(tmp_path / "straight" / "ssd", 2)[0]
+    b = modelfile.load_params(tmp_path / "resumed" / "ssd", 2)[0]
+    for name in a:
+        np.testing.assert_allclose(b[name].asnumpy(), a[name].asnumpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_checkpoint_files_and_metadata(packed, tmp_path):
+    trainer = Trainer(_config(packed, tmp_path, epochs=2, checkpoint_every=2))
+    history = trainer.fit()
+    prefix = tmp_path / "ssd"
+    assert [h.epoch for h in history] == [1, 2]
+    assert 0.0 <= history[-1].val_map <= 1.0
+    assert not modelfile.params_path(prefix, 1).exists() and modelfile.params_path(prefix, 2).exists()
+    meta = modelfile.load_meta(prefix)
+    assert meta.kind == "train" and meta.network == "vgg16_reduced_tiny" and meta.class_names == CLASSES
+    assert modelfile.latest_epoch(prefix) == 2
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_failed_checkpoint_leaves_the_previous_one(packed, tmp_path, monkeypatch):
+    trainer = Trainer(_config(packed, tmp_path))
+    trainer.save_checkpoint(1)
+    before = modelfile.params_path(tmp_path / "ssd", 1).read_bytes()
+    trainer.step(next(iter(trainer.epoch_iterator(1))))
+
+    def broken_save(path, data):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise OSError("disk full")
+    monkeypatch.setattr(mx.nd, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.save_checkpoint(1)
+    assert modelfile.params_path(tmp_path / "ssd", 1).read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_freeze_keeps_matching_parameters_fixed(packed, tmp_path):
+    trainer = Trainer(_config(packed, tmp_path, freeze=r"conv[12]_"))
+    before = {k: v.asnumpy() for k, v in trainer.module.get_params()[0].items()}
+    trainer.step(next(iter(trainer.epoch_iterator(1))))
+    after = trainer.module.get_params()[0]
+    assert np.array_equal(after["conv1_1_weight"].asnumpy(), before["conv1_1_weight"])
+    assert np.array_equal(after["conv2_2_bias"].asnumpy(), before["conv2_2_bias"])
+    assert not np.array_equal(after["conv3_1_weight"].asnumpy(), before["conv3_1_weight"])
+    with pytest.raises(ValueError, match="matches no parameter"):
+        Trainer(_config(packed, tmp_path, freeze="nothing_like_this"))
+
+
+def test_pretrained_loads_by_name_and_reports_the_rest(packed, tmp_path, caplog):
+    source = Trainer(_config(packed, tmp_path / "src"))
+    args, _ = source.module.get_params()
+    blob = {f"arg:{k}": v for k, v in args.items() if k.startswith("conv")}
+    blob["arg:not_in_network"] = mx.nd.zeros((2,))
+    blob["arg:fc7_weight"] = mx.nd.zeros((3, 3, 1, 1))  # wrong shape
+    path = tmp_path / "backbone.params"
+    mx.nd.save(str(path), blob)
+    with caplog.at_level(logging.INFO):
+        target = Trainer(_config(packed, tmp_path / "dst", pretrained=path, seed=5))
+    got = target.module.get_params()[0]
+    for k in blob:
+        name = k[4:]
+        if name.startswith("conv"):
+            np.testing.assert_array_equal(got[name].asnumpy(), args[name].asnumpy())
+    assert not np.array_equal(got["head0_cls_weight"].asnumpy(), args["head0_cls_weight"].asnumpy())
+    text = caplog.text
+    assert "not_in_network" in text and "fc7_weight (3, 3, 1, 1)" in text
+    assert "initialized fresh" in text
