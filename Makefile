@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA := data
 SYN := $(DATA)/VOCdevkit/synthetic
 REC := $(DATA)/synthetic
-BUNDLED := model/ssd_mobilenet0.25_synthetic
+BUNDLED := model/ssd_mobilenet0.5_synthetic
 QS := build/quickstart
 
 .PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled clean
@@ -40,12 +40,12 @@ $(REC)/train.rec: $(SYN)/ImageSets/Main/test.txt
 $(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
 	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
 
-## Retrain the bundled model (about 45 minutes on 2 CPU cores); see model/README.md.
+## Retrain the bundled model (about an hour on 2 CPU cores); see model/README.md.
 bundled-model: dataset
 	$(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec \
-	  --network mobilenet0.25 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.25_synthetic \
-	  --epochs 60 --lr 0.02 --lr-steps 40,52 --warmup-epochs 2 --max-expand 2 \
-	  --val-every 5 --checkpoint-every 5
+	  --network mobilenet0.5 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.5_synthetic \
+	  --optimizer adam --lr 0.002 --wd 1e-4 --epochs 40 --lr-steps 30,37 --warmup-epochs 1 \
+	  --max-expand 2 --val-every 5 --checkpoint-every 5
 
 ## VOC07 mAP of the bundled model on the held-out synthetic test split.
 evaluate-bundled: dataset

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ pixels; it describes the images before augmentation.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -104,12 +104,19 @@ class DetRecordIter(mx.io.DataIter):
         (from the packer's sidecar, or a scan of the file).
     threads : int, optional
         Decoding threads (default: all cores).
+    wrap_last_batch : bool
+        Fill the last batch with images from the start of the file (training).
+        With False the last batch is padded and ``batch.pad`` counts the
+        padding, so that every image is seen exactly once per pass, on every
+        pass (evaluation); with True ImageDetRecordIter carries the wrapped
+        images over and later passes can be a batch shorter.
     """
 
     def __init__(self, rec_path, *, batch_size: int, data_shape: int,
                  mean: Tuple[float, float, float], std: Tuple[float, float, float],
                  augmentation: Augmentation = NO_AUGMENTATION, shuffle: bool = False, seed: int = 0,
-                 max_objects: Optional[int] = None, threads: Optional[int] = None):
+                 max_objects: Optional[int] = None, threads: Optional[int] = None,
+                 wrap_last_batch: bool = True):
         super().__init__(batch_size)
         rec_path = Path(rec_path)
         idx_path = rec_path.with_suffix(".idx")
@@ -127,7 +134,7 @@ class DetRecordIter(mx.io.DataIter):
             label_pad_value=label_layout.PAD_VALUE,
             mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
             std_r=std[0], std_g=std[1], std_b=std[2],
-            resize_mode="force", inter_method=1,
+            resize_mode="force", inter_method=1, round_batch=wrap_last_batch,
             preprocess_threads=threads or os.cpu_count() or 1,
             **augmentation.iter_kwargs(mean))
         self.provide_data = [mx.io.DataDesc("data", (batch_size, 3, data_shape, data_shape))]

@@ -51,6 +51,9 @@ def detections_to_dicts(detections: np.ndarray, class_names: Sequence[str]) -> L
     return rows
 
 
+TSV_HEADER = "\t".join(["image", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"])
+
+
 def tsv_lines(image: str, rows: List[dict]) -> List[str]:
     """``image class_id class_name score x1 y1 x2 y2`` lines, tab-separated."""
     return ["\t".join([image, str(r["class_id"]), r["class_name"], f"{r['score']:.6f}"]

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, replace
-from pathlib import Path
 from typing import List, Optional, Sequence
 
 import cv2

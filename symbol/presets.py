@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 from symbol.anchors import RATIOS_4, RATIOS_6, AnchorSpec, count_anchors, ssd_anchor_specs
 
@@ -95,6 +95,7 @@ class Preset:
 @lru_cache(maxsize=None)
 def _feature_shapes(preset: Preset):
     import mxnet as mx
+
     from symbol.builder import feature_maps
     feats = mx.sym.Group(feature_maps(mx.sym.var("data"), preset))
     _, shapes, _ = feats.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
@@ -163,6 +164,10 @@ for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):
 
 
 # --- MobileNet v1: strides 8, 16, 32 tapped, three extra layers (GluonCV-style) ---
+# The stride-8 tap (38x38 at 300) is finer than VGG's conv4_3 relative to the
+# network's capacity, so it gets the small first scale that SSD512 uses
+# (0.05/0.1) and the linear rule spans 0.1..0.9 over the other layers: objects
+# down to ~5% of the image side have a default box with IoU >= 0.5.
 
 def _mobilenet_300(multiplier: float) -> Preset:
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
@@ -172,7 +177,7 @@ def _mobilenet_300(multiplier: float) -> Preset:
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
         anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
-                                 s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
+                                 s_min=0.1, s_max=0.9, first=(0.05, 0.1)),
         extra_batchnorm=True)
 
 

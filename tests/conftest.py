@@ -34,3 +34,24 @@ def packed(voc_root, tmp_path_factory):
         pack_records(load_voc(voc_root, split, CLASSES), rec, CLASSES, progress=False)
         paths.append(rec)
     return tuple(paths)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(packed, tmp_path_factory):
+    """A training checkpoint of the tiny VGG16-reduced, trained for two epochs on ``packed``."""
+    from dataset.iterator import NO_AUGMENTATION
+    from train.config import TrainConfig
+    from train.trainer import Trainer
+    prefix = tmp_path_factory.mktemp("ckpt") / "ssd"
+    config = TrainConfig(train_rec=packed[0], prefix=prefix, network="vgg16_reduced_tiny",
+                         data_shape=300, class_names=CLASSES, batch_size=8, epochs=2,
+                         optimizer="adam", lr=0.002, lr_steps=(), warmup_epochs=0,
+                         augmentation=NO_AUGMENTATION, progress=False, threads=1)
+    Trainer(config).fit()
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def images(voc_root):
+    """Paths of the test-split images of ``voc_root``."""
+    return sorted((voc_root / "JPEGImages").glob("*.jpg"))[-12:]

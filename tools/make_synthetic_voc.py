@@ -139,7 +139,8 @@ def render_image(rng: np.random.Generator):
             continue
         # The whole shape, drawn where it fits, gives the unoccluded, untruncated area.
         canvas = int(2 * side) + 4
-        full = float((_render_mask(polys, canvas, canvas, canvas / 2, canvas / 2, side, aspect, angle) > 127).sum())
+        whole = _render_mask(polys, canvas, canvas, canvas / 2, canvas / 2, side, aspect, angle)
+        full = float((whole > 127).sum())
         region = mask > 127
         color = _contrasting_color(img[region].mean(axis=0), rng)
         shade = np.linspace(rng.uniform(0.75, 1.0), rng.uniform(1.0, 1.25), w)[None, :, None]
@@ -212,7 +213,8 @@ def generate(out: Path, *, name: str = "synthetic", trainval: int = 2000, test: 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("data"), help="folder that gets VOCdevkit/ (default: data)")
+    p.add_argument("--out", type=Path, default=Path("data"),
+                   help="folder that gets VOCdevkit/ (default: data)")
     p.add_argument("--name", default="synthetic", help="dataset folder name under VOCdevkit")
     p.add_argument("--trainval", type=int, default=2000, help="images in the trainval split")
     p.add_argument("--test", type=int, default=500, help="images in the test split")

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from dataset.records import DatasetError, read_class_names
 from dataset.recordio import pack_records, write_lst
+from dataset.records import DatasetError, read_class_names
 from dataset.voc import load_voc
 
 

@@ -7,6 +7,7 @@ from typing import List, Optional, Tuple
 
 import mxnet as mx
 
+from common.cli import DEFAULT_MEAN, DEFAULT_STD
 from dataset.iterator import Augmentation
 
 
@@ -36,8 +37,8 @@ class TrainConfig:
     lr_factor: float = 0.1
     warmup_epochs: float = 1.0
     warmup_factor: float = 0.1
-    mean: Tuple[float, float, float] = (123.68, 116.78, 103.94)
-    std: Tuple[float, float, float] = (58.395, 57.12, 57.375)
+    mean: Tuple[float, float, float] = DEFAULT_MEAN
+    std: Tuple[float, float, float] = DEFAULT_STD
     augmentation: Augmentation = Augmentation()
     resume: Optional[int] = None
     pretrained: Optional[Path] = None

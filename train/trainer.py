@@ -24,7 +24,7 @@ from tqdm import tqdm
 from common import modelfile
 from common.atomic import atomic_paths
 from common.modelfile import ModelMeta
-from dataset.iterator import NO_AUGMENTATION, DetRecordIter
+from dataset.iterator import DetRecordIter
 from dataset.recordio import read_sidecar
 from evaluate.runner import evaluate_module
 from evaluate.voc_ap import VOCEvaluator
@@ -69,7 +69,9 @@ class Trainer:
         self.symbol = train_symbol(self.preset, len(config.class_names))
         probe = self.epoch_iterator(0)
         self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
-        self.val_iter = (self._iterator(config.val_rec, NO_AUGMENTATION, shuffle=False, seed=0)
+        self.val_iter = (DetRecordIter(config.val_rec, batch_size=config.batch_size,
+                                       data_shape=config.data_shape, mean=config.mean, std=config.std,
+                                       threads=config.threads, wrap_last_batch=False)
                          if config.val_rec else None)
         self.batches_per_epoch = math.ceil(self._num_images(config.train_rec) / config.batch_size)
         self.begin_epoch = config.resume or 0
@@ -77,12 +79,6 @@ class Trainer:
         self._val_module = None
 
     # --- set-up -------------------------------------------------------------------------
-    def _iterator(self, rec: Path, augmentation, shuffle: bool, seed: int) -> DetRecordIter:
-        c = self.config
-        return DetRecordIter(rec, batch_size=c.batch_size, data_shape=c.data_shape, mean=c.mean,
-                             std=c.std, augmentation=augmentation, shuffle=shuffle, seed=seed,
-                             threads=c.threads)
-
     def epoch_iterator(self, epoch: int) -> DetRecordIter:
         """The training iterator of ``epoch``, seeded by (seed, epoch).
 
@@ -90,7 +86,9 @@ class Trainer:
         epoch number, so a resumed run sees the same data as an uninterrupted one.
         """
         c = self.config
-        return self._iterator(c.train_rec, c.augmentation, shuffle=True, seed=c.seed * 100003 + epoch)
+        return DetRecordIter(c.train_rec, batch_size=c.batch_size, data_shape=c.data_shape, mean=c.mean,
+                             std=c.std, augmentation=c.augmentation, shuffle=True,
+                             seed=c.seed * 100003 + epoch, threads=c.threads)
 
     @staticmethod
     def _num_images(rec: Path) -> int:

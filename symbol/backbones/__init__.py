@@ -53,4 +53,4 @@ def tap(symbol: mx.sym.Symbol, layer: str) -> mx.sym.Symbol:
 
 
 # Importing the modules registers their backbones.
-from symbol.backbones import vgg, mobilenet  # noqa: E402,F401
+from symbol.backbones import mobilenet, vgg  # noqa: E402,F401

@@ -11,7 +11,6 @@ from __future__ import annotations
 import mxnet as mx
 
 from symbol.backbones import register
-from symbol.layers import conv_act
 
 # (number of 3x3 convolutions, channels) per VGG16 stage.
 VGG16_STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))

@@ -10,9 +10,9 @@ import pytest
 
 from common import modelfile
 from dataset.iterator import NO_AUGMENTATION
+from tools.make_synthetic_voc import CLASSES
 from train.config import TrainConfig
 from train.trainer import Trainer
-from tools.make_synthetic_voc import CLASSES
 
 
 def _config(packed, tmp_path, **kw):

@@ -1,0 +1,91 @@
+"""Evaluate a detector: VOC07 11-point and area-under-curve mAP per class.
+
+The command line of ``evaluate.py``; usage examples are in that file.
+"""
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from common import cli, modelfile
+from common.atomic import write_json
+from common.devices import parse_contexts
+from dataset.iterator import DetRecordIter
+from dataset.recordio import normalized_objects
+from dataset.records import DatasetError
+from dataset.voc import load_voc
+from detect.model import Detector
+from evaluate.report import format_table, summary
+from evaluate.runner import evaluate_module
+from evaluate.voc_ap import VOCEvaluator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Evaluate a detector (VOC mAP).")
+    cli.add_model_args(p)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--rec", type=Path, help="packed evaluation set (.rec)")
+    src.add_argument("--voc-root", type=Path, help="VOC folder (Annotations/, JPEGImages/, ImageSets/)")
+    p.add_argument("--split", default="test", help="image set of --voc-root (default: test)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a true positive")
+    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    cli.add_detection_args(p)
+    cli.add_device_args(p)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    return p
+
+
+def _evaluate_rec(detector, rec: Path, evaluator, batch_size: int, progress: bool):
+    meta = detector.meta
+    if meta.channel_order != "RGB":
+        raise ValueError(f"--rec evaluation feeds RGB; the model wants {meta.channel_order}: "
+                         "use --voc-root instead")
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
+                       std=meta.std, wrap_last_batch=False)
+    return evaluate_module(detector.module, it, evaluator, progress=progress)
+
+
+def _evaluate_voc(detector, root: Path, split: str, evaluator, progress: bool):
+    records = load_voc(root, split, detector.meta.class_names)
+    for record in tqdm(records, desc="evaluating", unit="img", disable=not progress, leave=False):
+        image = cv2.imread(str(record.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"{record.path}: not a readable image")
+        dets = detector.detect([image])[0]
+        h, w = image.shape[:2]
+        dets[:, 2:6] /= np.array([w, h, w, h], np.float32)
+        evaluator.update(dets, normalized_objects(record), (w, h))
+    return evaluator
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    cli.setup_logging()
+    try:
+        meta = modelfile.load_meta(args.prefix)
+        ctx = parse_contexts(args.gpus, args.cpus)[0]
+        batch = args.batch_size if args.rec else 1
+        detector = Detector.from_prefix(args.prefix, args.epoch, ctx=ctx, batch_size=batch, meta=meta,
+                                        detection=cli.detection_params(args, meta.detection))
+        evaluator = VOCEvaluator(meta.class_names, iou_thresh=args.iou)
+        if args.rec:
+            _evaluate_rec(detector, args.rec, evaluator, batch, args.progress)
+        else:
+            _evaluate_voc(detector, args.voc_root, args.split, evaluator, args.progress)
+    except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = summary(evaluator)
+    result.update(model=str(args.prefix), epoch=detector.epoch, data=str(args.rec or args.voc_root))
+    print(f"{args.prefix} (epoch {detector.epoch}) on {args.rec or args.voc_root}: "
+          f"{evaluator.num_images} images")
+    print(format_table(result))
+    if args.json:
+        write_json(args.json, result)
+    return 0
+

@@ -1,0 +1,48 @@
+"""Shared flags mean the same in every command."""
+import argparse
+
+import pytest
+
+from common import cli
+from detect import demo, deploy
+from evaluate import cli as evaluate
+from train import cli as train
+
+COMMON = ["--nms", "0.3", "--nms-topk", "50", "--no-force-suppress"]
+
+
+@pytest.mark.parametrize("module,extra", [
+    (demo, []),
+    (evaluate, ["--prefix", "p", "--rec", "r.rec"]),
+    (deploy, ["--prefix", "p", "--out", "o"]),
+])
+def test_detection_flags_parse_identically(module, extra):
+    args = module.build_parser().parse_args(extra + COMMON)
+    params = cli.detection_params(args, {"nms_threshold": 0.45, "nms_topk": 400, "force_suppress": True})
+    assert (params.nms_threshold, params.nms_topk, params.force_suppress) == (0.3, 50, False)
+
+
+def test_unset_flags_fall_back_to_metadata_then_defaults():
+    args = demo.build_parser().parse_args([])
+    assert cli.detection_params(args, {"nms_threshold": 0.6}).nms_threshold == 0.6
+    from symbol.builder import DetectionParams
+    assert cli.detection_params(args, None) == DetectionParams()
+
+
+def test_train_shares_the_preprocessing_flags():
+    args = train.build_parser().parse_args(["--train-rec", "t.rec", "--prefix", "p", "--mean", "1,2,3",
+                                            "--std", "2", "--data-shape", "512", "--no-augment"])
+    assert args.mean == (1.0, 2.0, 3.0) and args.std == (2.0, 2.0, 2.0) and args.data_shape == 512
+    assert args.augment is False
+    with pytest.raises(argparse.ArgumentTypeError):
+        cli.triple("1,2")
+
+
+def test_contexts_from_flags():
+    import mxnet as mx
+
+    from common.devices import parse_contexts
+    assert parse_contexts(None, 2) == [mx.cpu(0), mx.cpu(1)]
+    assert parse_contexts("0,1", 1) == [mx.gpu(0), mx.gpu(1)]
+    with pytest.raises(ValueError, match="--gpus"):
+        parse_contexts("a,b", 1)

@@ -1,0 +1,52 @@
+import json
+import shutil
+
+from detect import demo
+
+
+def test_demo_writes_annotated_images_json_and_tsv(checkpoint, images, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for p in images[:3]:
+        shutil.copy(p, inputs / p.name)
+    out = tmp_path / "out"
+    code = demo.main([str(inputs), "--prefix", str(checkpoint), "--out", str(out), "--thresh", "0.1"])
+    assert code == 0
+    result = json.loads((out / "detections.json").read_text())
+    assert [r["image"] for r in result["images"]] == [str(inputs / p.name) for p in images[:3]]
+    assert sorted(p.name for p in out.glob("*.jpg")) == sorted(p.name for p in images[:3])
+    rows = [d for r in result["images"] for d in r["detections"]]
+    assert all(d["score"] >= 0.1 for d in rows)
+    for r in result["images"]:
+        for d in r["detections"]:
+            x1, y1, x2, y2 = d["box"]
+            assert -1 <= x1 < x2 <= r["width"] + 1 and -1 <= y1 < y2 <= r["height"] + 1
+    tsv = (out / "detections.tsv").read_text().splitlines()
+    assert tsv[0].split("\t") == ["image", "class_id", "class_name", "score", "x1", "y1", "x2", "y2"]
+    assert len(tsv) == 1 + len(rows)
+
+
+def test_demo_threshold_filters(checkpoint, images, tmp_path):
+    counts = []
+    for thresh in ("0.05", "0.5"):
+        out = tmp_path / thresh
+        demo.main([str(images[0]), "--prefix", str(checkpoint), "--out", str(out), "--thresh", thresh,
+                   "--no-draw"])
+        data = json.loads((out / "detections.json").read_text())
+        counts.append(len(data["images"][0]["detections"]))
+        assert not list(out.glob("*.jpg"))
+    assert counts[0] >= counts[1]
+
+
+def test_demo_bad_inputs(checkpoint, images, tmp_path, capsys):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\x00" * 10)
+    code = demo.main([str(broken), str(images[0]), "--prefix", str(checkpoint), "--out", str(tmp_path / "o")])
+    assert code == 1
+    assert "broken.jpg: not a readable image" in capsys.readouterr().err
+    data = json.loads((tmp_path / "o" / "detections.json").read_text())
+    assert len(data["images"]) == 1
+    assert demo.main([str(tmp_path / "nothing*.png"), "--prefix", str(checkpoint)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert demo.main([str(images[0]), "--prefix", str(tmp_path / "nomodel")]) == 2
+    assert "nomodel-meta.json: model metadata not found" in capsys.readouterr().err

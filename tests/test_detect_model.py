@@ -1,0 +1,40 @@
+import cv2
+import numpy as np
+
+from dataset.iterator import DetRecordIter
+from dataset.voc import load_voc
+from detect.model import Detector
+from tools.make_synthetic_voc import CLASSES
+
+
+def test_detect_returns_sorted_pixel_boxes(checkpoint, images):
+    det = Detector.from_prefix(checkpoint, batch_size=2)
+    image = cv2.imread(str(images[0]))
+    h, w = image.shape[:2]
+    raw = det.forward(det.preprocess(image)[None])[0]
+    rows = det.detect([image], thresh=0.05)[0]
+    kept = raw[(raw[:, 0] >= 0) & (raw[:, 1] >= 0.05)]
+    assert len(rows) == len(kept) > 0
+    assert np.all(np.diff(rows[:, 1]) <= 0)
+    best = kept[np.argmax(kept[:, 1])]
+    np.testing.assert_allclose(rows[0, 2:], best[2:] * [w, h, w, h], rtol=1e-6)
+
+
+def test_preprocess_matches_the_validation_iterator(checkpoint, packed, voc_root):
+    det = Detector.from_prefix(checkpoint)
+    meta = det.meta
+    it = DetRecordIter(packed[1], batch_size=1, data_shape=meta.data_shape, mean=meta.mean, std=meta.std)
+    first = load_voc(voc_root, "test", CLASSES)[0]
+    from_iter = it.next().data[0].asnumpy()[0]
+    ours = det.preprocess(cv2.imread(str(first.path)))
+    assert ours.shape == from_iter.shape == (3, meta.data_shape, meta.data_shape)
+    # Same decoder and interpolation up to JPEG decoding details: within a grey level on average.
+    assert np.abs(ours - from_iter).mean() < 1.0 / 58
+
+
+def test_batched_and_single_detection_agree(checkpoint, images):
+    one = Detector.from_prefix(checkpoint, batch_size=1)
+    four = Detector.from_prefix(checkpoint, batch_size=4)
+    imgs = [cv2.imread(str(p)) for p in images[:3]]
+    for a, b in zip(one.detect(imgs, thresh=0.1), four.detect(imgs, thresh=0.1)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
