@@ -10,12 +10,11 @@ from typing import List, Optional, Sequence
 
 import cv2
 
-from common import cli, modelfile
+from common import cli
 from common.atomic import atomic_paths, write_json, write_text
-from common.devices import parse_contexts
 from dataset.records import read_class_names
 from detect.draw import TSV_HEADER, detections_to_dicts, draw_detections, output_image_path, tsv_lines
-from detect.model import Detector
+from detect.model import detector_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "model" / "ssd_mobilenet0.5_synthetic"
@@ -63,10 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging()
     try:
-        meta = modelfile.load_meta(args.prefix)
-        detector = Detector.from_prefix(args.prefix, args.epoch, ctx=parse_contexts(args.gpus, args.cpus)[0],
-                                        meta=meta, detection=cli.detection_params(args, meta.detection))
-        names = read_class_names(args.class_names) if args.class_names else meta.class_names
+        detector = detector_from_args(args)
+        names = read_class_names(args.class_names) if args.class_names else detector.meta.class_names
         paths = expand_inputs(args.images)
     except (ValueError, KeyError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -15,7 +15,8 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from common import modelfile
+from common import cli, modelfile
+from common.devices import parse_contexts
 from common.modelfile import ModelMeta
 from symbol.builder import DetectionParams, deploy_symbol
 from symbol.presets import get_preset
@@ -47,6 +48,14 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
         return deploy_symbol(preset, meta.num_classes, params)
     symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
     return set_detection_params(symbol, params)
+
+
+def detector_from_args(args, batch_size: int = 1) -> "Detector":
+    """The Detector named by the shared model, detection and device flags (``common.cli``)."""
+    meta = modelfile.load_meta(args.prefix)
+    return Detector.from_prefix(args.prefix, args.epoch, ctx=parse_contexts(args.gpus, args.cpus)[0],
+                                batch_size=batch_size, meta=meta,
+                                detection=cli.detection_params(args, meta.detection))
 
 
 class Detector:

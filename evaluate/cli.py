@@ -11,14 +11,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from common import cli, modelfile
+from common import cli
 from common.atomic import write_json
-from common.devices import parse_contexts
 from dataset.iterator import DetRecordIter
 from dataset.recordio import normalized_objects
 from dataset.records import DatasetError
 from dataset.voc import load_voc
-from detect.model import Detector
+from detect.model import detector_from_args
 from evaluate.report import format_table, summary
 from evaluate.runner import evaluate_module
 from evaluate.voc_ap import VOCEvaluator
@@ -67,12 +66,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging()
     try:
-        meta = modelfile.load_meta(args.prefix)
-        ctx = parse_contexts(args.gpus, args.cpus)[0]
         batch = args.batch_size if args.rec else 1
-        detector = Detector.from_prefix(args.prefix, args.epoch, ctx=ctx, batch_size=batch, meta=meta,
-                                        detection=cli.detection_params(args, meta.detection))
-        evaluator = VOCEvaluator(meta.class_names, iou_thresh=args.iou)
+        detector = detector_from_args(args, batch_size=batch)
+        evaluator = VOCEvaluator(detector.meta.class_names, iou_thresh=args.iou)
         if args.rec:
             _evaluate_rec(detector, args.rec, evaluator, batch, args.progress)
         else:

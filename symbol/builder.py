@@ -75,6 +75,20 @@ def _head_weight(layer: str):
     return mx.sym.Variable(layer + "_weight", init=HEAD_INIT)
 
 
+def _predict(feat, name: str, spec, num_classes: int):
+    """One feature map's flattened class logits, box offsets and anchors (3x3 conv heads)."""
+    a = spec.per_location
+    loc = mx.sym.Convolution(feat, weight=_head_weight(name + "_loc"), name=name + "_loc",
+                             num_filter=a * 4, kernel=(3, 3), pad=(1, 1))
+    cls = mx.sym.Convolution(feat, weight=_head_weight(name + "_cls"), name=name + "_cls",
+                             num_filter=a * (num_classes + 1), kernel=(3, 3), pad=(1, 1))
+    # NCHW -> NHWC before flattening: anchors are ordered by row, column, anchor,
+    # the order of MultiBoxPrior's output.
+    flat = lambda x: mx.sym.flatten(mx.sym.transpose(x, axes=(0, 2, 3, 1)))  # noqa: E731
+    prior = mx.sym.contrib.MultiBoxPrior(feat, name=name + "_anchors", **spec.prior_kwargs())
+    return flat(cls), flat(loc), mx.sym.reshape(prior, shape=(1, -1, 4))
+
+
 def body(data, preset: Preset, num_classes: int):
     """Class logits, box offsets and anchors of an SSD network.
 
@@ -93,24 +107,14 @@ def body(data, preset: Preset, num_classes: int):
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    feats = feature_maps(data, preset)
     norms = preset.normalization or ()
-    cls_list, loc_list, anchor_list = [], [], []
-    for i, (feat, spec) in enumerate(zip(feats, preset.anchors)):
-        name = f"head{i}"
+    outputs = []
+    for i, (feat, spec) in enumerate(zip(feature_maps(data, preset), preset.anchors)):
         if i < len(norms) and norms[i] > 0:
             channels = feat.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))[1][0][1]
-            feat = l2_normalize(feat, name + "_norm", channels, norms[i])
-        a = spec.per_location
-        loc = mx.sym.Convolution(feat, weight=_head_weight(name + "_loc"), name=name + "_loc",
-                                 num_filter=a * 4, kernel=(3, 3), pad=(1, 1))
-        loc_list.append(mx.sym.flatten(mx.sym.transpose(loc, axes=(0, 2, 3, 1))))
-        cls = mx.sym.Convolution(feat, weight=_head_weight(name + "_cls"), name=name + "_cls",
-                                 num_filter=a * (num_classes + 1),
-                                 kernel=(3, 3), pad=(1, 1))
-        cls_list.append(mx.sym.flatten(mx.sym.transpose(cls, axes=(0, 2, 3, 1))))
-        prior = mx.sym.contrib.MultiBoxPrior(feat, name=name + "_anchors", **spec.prior_kwargs())
-        anchor_list.append(mx.sym.reshape(prior, shape=(1, -1, 4)))
+            feat = l2_normalize(feat, f"head{i}_norm", channels, norms[i])
+        outputs.append(_predict(feat, f"head{i}", spec, num_classes))
+    cls_list, loc_list, anchor_list = zip(*outputs)
     loc_preds = mx.sym.concat(*loc_list, dim=1, name="loc_preds")
     cls_flat = mx.sym.concat(*cls_list, dim=1)
     cls_preds = mx.sym.transpose(mx.sym.reshape(cls_flat, shape=(0, -1, num_classes + 1)),

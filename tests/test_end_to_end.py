@@ -21,7 +21,9 @@ def test_generate_pack_train_evaluate_deploy_demo(tmp_path, capsys):
     assert train.main(["--train-rec", str(tmp_path / "train.rec"), "--val-rec", str(tmp_path / "val.rec"),
                        "--network", "vgg16_reduced_tiny", "--batch-size", "8", "--epochs", "2",
                        "--optimizer", "adam", "--lr", "0.002", "--lr-steps", "", "--warmup-epochs", "0.5",
-                       "--cpus", "2", "--prefix", str(prefix), "--no-progress"]) == 0
+                       "--cpus", "2", "--prefix", str(prefix), "--no-progress",
+                       "--log-dir", str(tmp_path / "tb")]) == 0
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert (tmp_path / "model" / "ssd-0002.params").is_file()
     meta = json.loads((tmp_path / "model" / "ssd-meta.json").read_text())
     assert meta["made_by"]["command"].startswith("python train.py --train-rec")

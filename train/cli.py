@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kvstore", default=d["kvstore"], help="kvstore type (local, device, dist_sync, ...)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show a progress bar")
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help="write TensorBoard scalars (loss, lr, img/s, val mAP) here with mxboard")
     return p
 
 
@@ -93,7 +95,7 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> TrainConf
         augmentation=Augmentation(max_expand=args.max_expand) if args.augment else NO_AUGMENTATION,
         resume=args.resume, pretrained=args.pretrained, freeze=args.freeze,
         checkpoint_every=args.checkpoint_every, val_every=args.val_every, seed=args.seed,
-        threads=args.threads, progress=args.progress,
+        threads=args.threads, progress=args.progress, log_dir=args.log_dir,
         command="python train.py " + " ".join(shlex.quote(a) for a in argv))
 
 

@@ -48,5 +48,6 @@ class TrainConfig:
     seed: int = 0
     threads: Optional[int] = None
     progress: bool = True
+    log_dir: Optional[Path] = None  # TensorBoard event files (mxboard), per-epoch scalars
     log_interval: int = 20
     command: str = ""

@@ -13,12 +13,13 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional
 
 import mxnet as mx
 import numpy as np
+from mxboard import SummaryWriter
 from tqdm import tqdm
 
 from common import modelfile
@@ -151,6 +152,7 @@ class Trainer:
         """Train from ``begin_epoch + 1`` to ``config.epochs``; returns per-epoch stats."""
         c = self.config
         history = []
+        writer = SummaryWriter(logdir=str(c.log_dir)) if c.log_dir else None
         for epoch in range(self.begin_epoch + 1, c.epochs + 1):
             stats = self.train_epoch(epoch)
             if self.val_iter is not None and (epoch % c.val_every == 0 or epoch == c.epochs):
@@ -160,7 +162,14 @@ class Trainer:
             log.info("epoch %d: loss %.4f (cross-entropy %.4f, smooth-L1 %.4f) lr %.5g, %.1f img/s%s",
                      epoch, stats.loss, stats.cls_loss, stats.loc_loss, stats.lr, stats.images_per_sec,
                      "" if stats.val_map is None else f", val VOC07 mAP {stats.val_map:.4f}")
+            if writer:
+                for key, value in asdict(stats).items():
+                    if key != "epoch" and value is not None:
+                        writer.add_scalar(key, value, global_step=epoch)
+                writer.flush()
             history.append(stats)
+        if writer:
+            writer.close()
         return history
 
     def train_epoch(self, epoch: int) -> EpochStats:
