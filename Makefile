@@ -41,11 +41,15 @@ $(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
 	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
 
 ## Retrain the bundled model (about an hour on 2 CPU cores); see model/README.md.
-bundled-model: dataset
+PRETRAINED := build/pretrain/mobilenet0.5_shapes.params
+$(PRETRAINED): $(REC)/train.rec
+	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network mobilenet0.5 \
+	  --epochs 12 --out $@
+bundled-model: dataset $(PRETRAINED)
 	$(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec \
 	  --network mobilenet0.5 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.5_synthetic \
-	  --optimizer adam --lr 0.002 --wd 1e-4 --epochs 40 --lr-steps 30,37 --warmup-epochs 1 \
-	  --max-expand 2 --val-every 5 --checkpoint-every 5
+	  --pretrained $(PRETRAINED) --optimizer adam --lr 0.002 --wd 1e-4 --epochs 40 \
+	  --lr-steps 30,36 --warmup-epochs 1 --max-expand 2 --val-every 5 --checkpoint-every 5
 
 ## VOC07 mAP of the bundled model on the held-out synthetic test split.
 evaluate-bundled: dataset
@@ -57,7 +61,8 @@ quickstart: $(STAMP)
 	$(PY) -m tools.prepare_dataset --root $(QS)/VOCdevkit/synthetic --split trainval --out $(QS)/train.rec
 	$(PY) -m tools.prepare_dataset --root $(QS)/VOCdevkit/synthetic --split test --out $(QS)/val.rec
 	$(PY) train.py --train-rec $(QS)/train.rec --val-rec $(QS)/val.rec --network mobilenet0.25 \
-	  --data-shape 300 --prefix $(QS)/ssd --epochs 6 --lr 0.02 --lr-steps '' --max-expand 2 --val-every 3
+	  --data-shape 300 --prefix $(QS)/ssd --epochs 6 --optimizer adam --lr 0.002 --lr-steps "" \
+	  --max-expand 2 --val-every 3
 	$(PY) evaluate.py --prefix $(QS)/ssd --rec $(QS)/val.rec
 	$(PY) deploy.py --prefix $(QS)/ssd --out $(QS)/deploy/ssd
 	$(PY) demo.py $(DATA)/demo --prefix $(QS)/deploy/ssd --out $(QS)/demo

@@ -50,6 +50,25 @@ def test_default_demo_finds_the_annotated_objects(tmp_path):
         for i in range(len(dets)):
             if i not in matched and (not len(all_gt) or box_iou(det_boxes[i:i + 1], all_gt).max() < 0.5):
                 false_pos += 1
-    assert total >= 25
+    assert total >= 20
     assert found / total >= 0.8, f"recall {found}/{total}"
     assert false_pos <= total // 5, f"{false_pos} detections match no object"
+
+
+def test_rec_and_voc_folder_evaluation_agree(tmp_path):
+    from dataset.recordio import pack_records
+    from dataset.voc import load_voc
+    from evaluate import cli as evaluate
+    from tools.make_synthetic_voc import CLASSES, generate
+    root = generate(tmp_path, trainval=0, test=16, seed=99)
+    rec = tmp_path / "test.rec"
+    pack_records(load_voc(root, "test", CLASSES), rec, CLASSES, progress=False)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert evaluate.main(["--prefix", str(MODEL), "--rec", str(rec), "--json", str(a), "--no-progress"]) == 0
+    assert evaluate.main(["--prefix", str(MODEL), "--voc-root", str(root), "--split", "test",
+                          "--json", str(b), "--no-progress"]) == 0
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert ra["num_images"] == rb["num_images"] == 16
+    assert ra["voc07_map"] > 0.5
+    # Same model and images; the two paths decode and resize with different OpenCV builds.
+    assert abs(ra["voc07_map"] - rb["voc07_map"]) < 0.03

@@ -39,6 +39,8 @@ DIFFICULT_VISIBLE = 0.5
 #: Objects with less visible area than this are dropped (not annotated, kept hidden).
 MIN_VISIBLE = 0.15
 EMPTY_IMAGE_PROB = 0.04
+#: Shapes are rotated by up to this many degrees either way (upright-ish, like most objects).
+MAX_ROTATION = 25.0
 
 
 @dataclass
@@ -81,9 +83,9 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     img = c0 * (1 - t) + c1 * t + np.zeros((h, w, 3))
     noise = rng.normal(0, 1, (h // 4 + 1, w // 4 + 1, 3))
     noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
-    img += noise * rng.uniform(5, 25)
+    img += noise * rng.uniform(4, 15)
     img = np.clip(img, 0, 255).astype(np.uint8)
-    for _ in range(rng.integers(3, 15)):
+    for _ in range(rng.integers(2, 10)):
         color = tuple(int(v) for v in rng.uniform(0, 255, 3))
         p1 = tuple(int(v) for v in rng.uniform(0, 1, 2) * (w, h))
         p2 = tuple(int(v) for v in rng.uniform(0, 1, 2) * (w, h))
@@ -94,7 +96,7 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
             a = rng.uniform(8, 40)
             axes = (int(a), max(1, int(a / rng.uniform(3, 6))))
             cv2.ellipse(img, p1, axes, float(rng.uniform(0, 180)), 0, 360, color, -1, cv2.LINE_AA)
-    grain = rng.normal(0, rng.uniform(2, 10), (h, w, 3))
+    grain = rng.normal(0, rng.uniform(2, 6), (h, w, 3))
     return np.clip(img + grain, 0, 255).astype(np.uint8)
 
 
@@ -133,7 +135,7 @@ def render_image(rng: np.random.Generator):
         cx, cy = rng.uniform(margin, w - margin), rng.uniform(margin, h - margin)
         name = CLASSES[int(rng.integers(len(CLASSES)))]
         polys = _shape_polygons(name, rng)
-        aspect, angle = rng.uniform(0.75, 1.33), rng.uniform(0, 2 * np.pi)
+        aspect, angle = rng.uniform(0.75, 1.33), np.radians(rng.uniform(-MAX_ROTATION, MAX_ROTATION))
         mask = _render_mask(polys, h, w, cx, cy, side, aspect, angle)
         if mask.max() < 128:
             continue

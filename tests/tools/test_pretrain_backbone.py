@@ -1,0 +1,38 @@
+import logging
+
+import mxnet as mx
+import numpy as np
+
+from dataset.voc import load_voc
+from symbol.builder import train_symbol
+from symbol.presets import get_preset
+from tools.make_synthetic_voc import CLASSES
+from tools.pretrain_backbone import extract_crops, main
+from train.params import load_pretrained
+
+
+def test_crops_are_objects_and_background(voc_root):
+    records = load_voc(voc_root, "trainval", CLASSES)[:10]
+    crops, labels = extract_crops(records, 32, np.random.default_rng(0))
+    objects = sum(1 for r in records for o in r.objects if not o.difficult)
+    assert crops.shape[1:] == (32, 32, 3) and crops.dtype == np.uint8
+    assert (labels < len(CLASSES)).sum() == objects
+    assert (labels == len(CLASSES)).sum() > 0
+
+
+def test_pretrained_file_loads_every_backbone_weight_by_name(voc_root, tmp_path, caplog):
+    out = tmp_path / "backbone.params"
+    assert main(["--root", str(voc_root), "--network", "mobilenet0.25", "--size", "32", "--epochs", "1",
+                 "--batch-size", "16", "--out", str(out)]) == 0
+    saved = mx.nd.load(str(out))
+    sym = train_symbol(get_preset("mobilenet0.25", 300), len(CLASSES))
+    arg_shapes, _, aux_shapes = sym.infer_shape(data=(1, 3, 300, 300), label=(1, 2, 6))
+    with caplog.at_level(logging.INFO):
+        args, auxs = load_pretrained(out, sym, dict(zip(sym.list_arguments(), arg_shapes)),
+                                     dict(zip(sym.list_auxiliary_states(), aux_shapes)))
+    assert set(args) | set(auxs) == set(saved)
+    backbone = {n for n in sym.list_arguments() + sym.list_auxiliary_states() if n.startswith("mobilenet_")}
+    assert backbone == set(saved)
+    np.testing.assert_array_equal(args["mobilenet_conv0_weight"].asnumpy(),
+                                  saved["mobilenet_conv0_weight"].asnumpy())
+    assert "names in the file are not in the network" not in caplog.text

@@ -1,0 +1,141 @@
+"""Pretrain a backbone as a crop classifier on a VOC dataset, for ``train.py --pretrained``.
+
+The paper initializes SSD from an ImageNet-trained network. Without
+ImageNet here, the bundled model's backbone is first trained to classify
+object crops (and background crops) of the training split, which is much
+cheaper per sample than detection at full resolution. The result is a
+params file with the backbone's own parameter names, which
+``train.py --pretrained`` loads by name (the classifier's output layer is
+left out).
+
+Usage::
+
+    python -m tools.pretrain_backbone --root data/VOCdevkit/synthetic --split trainval \\
+        --network mobilenet0.5 --out build/pretrain/mobilenet0.5_shapes.params
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from common.atomic import atomic_paths
+from common.cli import DEFAULT_MEAN, DEFAULT_STD, setup_logging
+from dataset.records import read_class_names
+from dataset.voc import load_voc
+from evaluate.voc_ap import box_iou
+from symbol.backbones.mobilenet import PREFIX
+
+log = logging.getLogger("pretrain")
+
+
+def extract_crops(records, size: int, rng: np.random.Generator, background_ratio: float = 0.5):
+    """Square crops around non-difficult objects (label = class) and background crops (label = C).
+
+    Object crops are the box's longer side times 1.1-1.6, centred with jitter, so the
+    object fills 40-90% of the crop; background crops overlap no object (IoU < 0.05).
+    Returns uint8 RGB crops (N, size, size, 3) and int labels (N,).
+    """
+    num_classes = 1 + max((o.class_id for r in records for o in r.objects), default=0)
+    crops, labels = [], []
+    for rec in records:
+        image = cv2.imread(str(rec.path))[:, :, ::-1]
+        h, w = image.shape[:2]
+        boxes = np.array([[o.xmin, o.ymin, o.xmax, o.ymax] for o in rec.objects]).reshape(-1, 4)
+        for o in rec.objects:
+            if o.difficult:
+                continue
+            side = max(o.xmax - o.xmin, o.ymax - o.ymin) * rng.uniform(1.1, 1.6)
+            cx = (o.xmin + o.xmax) / 2 + rng.uniform(-0.1, 0.1) * side
+            cy = (o.ymin + o.ymax) / 2 + rng.uniform(-0.1, 0.1) * side
+            crops.append(_crop(image, cx, cy, side, size))
+            labels.append(o.class_id)
+        for _ in range(int(round(background_ratio * max(1, len(rec.objects))))):
+            side = min(w, h) * float(np.exp(rng.uniform(np.log(0.08), np.log(0.6))))
+            cx, cy = rng.uniform(side / 2, w - side / 2), rng.uniform(side / 2, h - side / 2)
+            window = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]])
+            if len(boxes) and box_iou(window, boxes).max() >= 0.05:
+                continue
+            crops.append(_crop(image, cx, cy, side, size))
+            labels.append(num_classes)
+    return np.stack(crops), np.array(labels, np.int32)
+
+
+def _crop(image, cx, cy, side, size):
+    """A size x size crop of the square window (cx, cy, side), padded with the mean colour."""
+    scale = size / side
+    m = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float32)
+    fill = tuple(int(v) for v in DEFAULT_MEAN)
+    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Pretrain a MobileNet backbone as a crop classifier.")
+    p.add_argument("--root", type=Path, required=True, help="VOC folder")
+    p.add_argument("--split", default="trainval")
+    p.add_argument("--class-names", default=None, help="default: <root>/classes.txt")
+    p.add_argument("--network", default="mobilenet0.5",
+                   choices=("mobilenet1.0", "mobilenet0.5", "mobilenet0.25"))
+    p.add_argument("--size", type=int, default=96, help="crop side in pixels")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="params file to write")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    mx.random.seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    names = read_class_names(args.class_names or str(args.root / "classes.txt"))
+    crops, labels = extract_crops(load_voc(args.root, args.split, names), args.size, rng)
+    log.info("%d crops (%d background) of %dx%d", len(crops), int((labels == len(names)).sum()),
+             args.size, args.size)
+    mean = np.array(DEFAULT_MEAN, np.float32).reshape(1, 3, 1, 1)
+    std = np.array(DEFAULT_STD, np.float32).reshape(1, 3, 1, 1)
+    multiplier = float(args.network[len("mobilenet"):])
+    net = mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, classes=len(names) + 1, prefix=PREFIX)
+    net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
+    net.hybridize(static_alloc=True, static_shape=True)
+    trainer = mx.gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.lr, "wd": 1e-4})
+    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
+    n = len(crops) // args.batch_size * args.batch_size
+    for epoch in range(1, args.epochs + 1):
+        if epoch == int(args.epochs * 0.75) + 1:
+            trainer.set_learning_rate(args.lr * 0.1)
+        order = rng.permutation(len(crops))[:n].reshape(-1, args.batch_size)
+        total, correct, start = 0.0, 0, time.time()
+        for idx in order:
+            batch = crops[idx].transpose(0, 3, 1, 2).astype(np.float32)
+            flip = rng.random(len(idx)) < 0.5
+            batch[flip] = batch[flip][:, :, :, ::-1]
+            x = mx.nd.array((batch - mean) / std)
+            y = mx.nd.array(labels[idx])
+            with mx.autograd.record():
+                out = net(x)
+                loss = loss_fn(out, y)
+            loss.backward()
+            trainer.step(len(idx))
+            total += float(loss.sum().asscalar())
+            correct += int((out.argmax(axis=1).asnumpy() == labels[idx]).sum())
+        log.info("epoch %d: loss %.4f, accuracy %.4f, %.0f crops/s", epoch, total / n, correct / n,
+                 n / (time.time() - start))
+    params = {name: p.data() for name, p in net.collect_params().items()
+              if name.startswith(PREFIX) and "dense" not in name}
+    with atomic_paths(args.out) as (tmp,):
+        mx.nd.save(str(tmp), params)
+    log.info("wrote %s (%d backbone parameters)", args.out, len(params))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
