@@ -153,3 +153,12 @@ def latest_epoch(prefix) -> Optional[int]:
         if tail.isdigit():
             epochs.append(int(tail))
     return max(epochs) if epochs else None
+
+
+def resolve_epoch(prefix, epoch: Optional[int]) -> int:
+    """``epoch``, or the latest saved one when it is None."""
+    if epoch is None:
+        epoch = latest_epoch(prefix)
+        if epoch is None:
+            raise FileNotFoundError(f"{prefix}-NNNN.params: no parameter file found")
+    return epoch

@@ -27,10 +27,7 @@ def export(prefix, epoch: Optional[int], out, detection, command: str = "") -> i
     meta = modelfile.load_meta(prefix)
     if meta.kind != "train":
         raise ValueError(f"{modelfile.meta_path(prefix)}: already a deploy model")
-    if epoch is None:
-        epoch = modelfile.latest_epoch(prefix)
-        if epoch is None:
-            raise FileNotFoundError(f"{prefix}-NNNN.params: no parameter file found")
+    epoch = modelfile.resolve_epoch(prefix, epoch)
     symbol = deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, detection)
     args, auxs = modelfile.load_params(prefix, epoch)
     needed_args, needed_auxs = set(symbol.list_arguments()) - {"data"}, set(symbol.list_auxiliary_states())

@@ -87,10 +87,7 @@ class Detector:
                     detection: Optional[DetectionParams] = None, meta: Optional[ModelMeta] = None):
         """Load ``PREFIX-*`` files; ``epoch`` defaults to the latest params file."""
         meta = meta or modelfile.load_meta(prefix)
-        if epoch is None:
-            epoch = modelfile.latest_epoch(prefix)
-            if epoch is None:
-                raise FileNotFoundError(f"{prefix}-NNNN.params: no parameter file found")
+        epoch = modelfile.resolve_epoch(prefix, epoch)
         params = detection or DetectionParams(**meta.detection)
         symbol = inference_symbol(prefix, meta, params)
         args, auxs = modelfile.load_params(prefix, epoch)

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated names or a file (default: the .rec's sidecar)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="SSD data augmentation")
+    g.add_argument("--crop-prob", type=float, default=Augmentation().crop_prob,
+                   help="probability of an SSD random crop (zoom in)")
+    g.add_argument("--expand-prob", type=float, default=Augmentation().expand_prob,
+                   help="probability of a zoom-out onto a larger canvas")
     g.add_argument("--max-expand", type=float, default=Augmentation().max_expand,
                    help="largest zoom-out canvas, as a multiple of the image side")
     g.add_argument("--threads", type=int, default=None, help="decoding threads (default: all cores)")
@@ -92,7 +96,8 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> TrainConf
         momentum=args.momentum, wd=args.wd, lr_steps=steps, lr_factor=args.lr_factor,
         warmup_epochs=args.warmup_epochs, mean=args.mean or cli.DEFAULT_MEAN,
         std=args.std or cli.DEFAULT_STD,
-        augmentation=Augmentation(max_expand=args.max_expand) if args.augment else NO_AUGMENTATION,
+        augmentation=(Augmentation(crop_prob=args.crop_prob, expand_prob=args.expand_prob,
+                                   max_expand=args.max_expand) if args.augment else NO_AUGMENTATION),
         resume=args.resume, pretrained=args.pretrained, freeze=args.freeze,
         checkpoint_every=args.checkpoint_every, val_every=args.val_every, seed=args.seed,
         threads=args.threads, progress=args.progress, log_dir=args.log_dir,
