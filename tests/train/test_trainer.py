@@ -36,12 +36,17 @@ def _batch_losses(trainer, epoch=1, limit=None):
 def test_two_cpu_contexts_follow_the_one_context_loss_curve(packed, tmp_path):
     one = Trainer(_config(packed, tmp_path / "a", contexts=[mx.cpu(0)]))
     two = Trainer(_config(packed, tmp_path / "b", contexts=[mx.cpu(0), mx.cpu(1)]))
+    start = {k: v.asnumpy() for k, v in one.module.get_params()[0].items()}
     curve1, curve2 = _batch_losses(one, limit=6), _batch_losses(two, limit=6)
     assert len(curve1) == 6 and curve1[0] != curve1[-1]
     np.testing.assert_allclose(curve2, curve1, rtol=2e-4)
+    # The total update of all weights agrees up to summation order and ReLU ties
+    # (per-device normalization of the loss would be off by ~10%).
     p1, p2 = one.module.get_params()[0], two.module.get_params()[0]
-    for name in p1:
-        np.testing.assert_allclose(p2[name].asnumpy(), p1[name].asnumpy(), rtol=1e-3, atol=1e-4)
+    d1 = np.concatenate([(p1[k].asnumpy() - start[k]).ravel() for k in sorted(start)])
+    d2 = np.concatenate([(p2[k].asnumpy() - start[k]).ravel() for k in sorted(start)])
+    ratio = np.linalg.norm(d2 - d1) / np.linalg.norm(d1)
+    assert ratio <= 5e-3
 
 
 def test_loss_goes_down_when_fitting_a_few_images(packed, tmp_path):
