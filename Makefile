@@ -40,14 +40,14 @@ $(REC)/train.rec: $(SYN)/ImageSets/Main/test.txt
 $(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
 	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
 
-## Retrain the bundled model (about an hour on 2 CPU cores); see model/README.md.
+## Retrain the bundled model (about 70 minutes on 2 CPU cores); see model/README.md.
 PRETRAINED := build/pretrain/mobilenet0.5_shapes.params
 $(PRETRAINED): $(REC)/train.rec
 	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network mobilenet0.5 \
 	  --epochs 12 --out $@
 BUNDLED_TRAIN := $(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec \
 	  --network mobilenet0.5 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.5_synthetic \
-	  --optimizer adam --lr 0.002 --wd 1e-4 --epochs 40 --lr-steps 30,36 --warmup-epochs 1 \
+	  --optimizer adam --lr 0.002 --wd 1e-4 --epochs 35 --lr-steps 30,36 --warmup-epochs 1 \
 	  --max-expand 2 --val-every 5 --checkpoint-every 5
 bundled-model: dataset $(PRETRAINED)
 	# epochs 1-15 with the paper's crop probability, 16-40 with fewer zoom-in crops

@@ -10,13 +10,14 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
                     *, progress: bool = False) -> VOCEvaluator:
     """Forward every batch of ``iterator`` and add each real (non-padding) image.
 
-    ``module`` must output (B, N, 6) detections, normalized, and be bound
+    Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
+    loses prefetched batches when reset after it has been idle, so this function
+    does not reset it. ``module`` must output (B, N, 6) detections, normalized, and be bound
     with the iterator's batch size; ground truth comes from the batch label
     (B, M, 6) and boxes are compared in the original pixels when the batch
     carries ``image_sizes``.
     """
     from tqdm import tqdm
-    iterator.reset()
     for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
         module.forward(mx.io.DataBatch(batch.data), is_train=False)
         dets = module.get_outputs()[0].asnumpy()

@@ -70,10 +70,7 @@ class Trainer:
         self.symbol = train_symbol(self.preset, len(config.class_names))
         probe = self.epoch_iterator(0)
         self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
-        self.val_iter = (DetRecordIter(config.val_rec, batch_size=config.batch_size,
-                                       data_shape=config.data_shape, mean=config.mean, std=config.std,
-                                       threads=config.threads, wrap_last_batch=False)
-                         if config.val_rec else None)
+
         self.batches_per_epoch = math.ceil(self._num_images(config.train_rec) / config.batch_size)
         self.begin_epoch = config.resume or 0
         self.module = self._module()
@@ -155,7 +152,7 @@ class Trainer:
         writer = SummaryWriter(logdir=str(c.log_dir)) if c.log_dir else None
         for epoch in range(self.begin_epoch + 1, c.epochs + 1):
             stats = self.train_epoch(epoch)
-            if self.val_iter is not None and (epoch % c.val_every == 0 or epoch == c.epochs):
+            if c.val_rec is not None and (epoch % c.val_every == 0 or epoch == c.epochs):
                 stats.val_map = self.validate()
             if epoch % c.checkpoint_every == 0 or epoch == c.epochs:
                 self.save_checkpoint(epoch)
@@ -212,14 +209,17 @@ class Trainer:
     def validate(self) -> float:
         """VOC07 mAP of the current parameters on the validation set."""
         c = self.config
+        # A fresh iterator per pass: ImageDetRecordIter drops prefetched batches on reset().
+        val_iter = DetRecordIter(c.val_rec, batch_size=c.batch_size, data_shape=c.data_shape,
+                                 mean=c.mean, std=c.std, threads=c.threads, wrap_last_batch=False)
         if self._val_module is None:
             sym = deploy_symbol(self.preset, len(c.class_names), DetectionParams())
             self._val_module = mx.mod.Module(sym, data_names=("data",), label_names=None,
                                              context=c.contexts[0])
-            self._val_module.bind(self.val_iter.provide_data, for_training=False)
+            self._val_module.bind(val_iter.provide_data, for_training=False)
         args, auxs = self.module.get_params()
         self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)
-        evaluator = evaluate_module(self._val_module, self.val_iter, VOCEvaluator(c.class_names))
+        evaluator = evaluate_module(self._val_module, val_iter, VOCEvaluator(c.class_names))
         return evaluator.mean_ap("voc07")
 
     def meta(self) -> ModelMeta:

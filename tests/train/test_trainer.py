@@ -135,3 +135,19 @@ def test_pretrained_loads_by_name_and_reports_the_rest(packed, tmp_path, caplog)
     text = caplog.text
     assert "not_in_network" in text and "fc7_weight (3, 3, 1, 1)" in text
     assert "initialized fresh" in text
+
+
+def test_validation_is_repeatable_and_equals_evaluate(packed, tmp_path):
+    import json
+    import time
+
+    from evaluate import cli as evaluate
+    trainer = Trainer(_config(packed, tmp_path, optimizer="adam", epochs=1))
+    trainer.fit()
+    first = trainer.validate()
+    time.sleep(1.0)  # an idle, prefetching iterator is where reset() used to lose batches
+    assert trainer.validate() == first
+    out = tmp_path / "eval.json"
+    assert evaluate.main(["--prefix", str(tmp_path / "ssd"), "--rec", str(packed[1]), "--batch-size", "4",
+                          "--json", str(out), "--no-progress"]) == 0
+    assert json.loads(out.read_text())["voc07_map"] == pytest.approx(first, abs=1e-9)
