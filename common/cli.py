@@ -1,14 +1,17 @@
 """Command-line flags shared by every entry point, so they mean the same everywhere.
 
 Defaults that two commands share live here or in the model's metadata,
-never as two literals. Flags left unset resolve, in order, to the model's
-metadata and then to these defaults; an explicit flag that disagrees with
-the metadata wins, with a warning.
+never as two literals. Detection flags left unset resolve, in order, to the
+model's metadata and then to the defaults; an explicit flag that disagrees
+with the metadata wins, with a warning. The input flags (``--network``,
+``--data-shape``, ``--mean``, ``--std``) are for training; inference reads
+them from the model's metadata.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from typing import Optional, Tuple
 
 log = logging.getLogger(__name__)
@@ -37,13 +40,13 @@ def add_preprocess_args(p: argparse.ArgumentParser, *, with_network: bool = Fals
     g = p.add_argument_group("input")
     if with_network:
         g.add_argument("--network", default=None,
-                       help=f"backbone name (default: from the model, else {DEFAULT_NETWORK})")
+                       help=f"backbone name (default: {DEFAULT_NETWORK})")
     g.add_argument("--data-shape", type=int, default=None,
-                   help=f"square input side in pixels (default: from the model, else {DEFAULT_DATA_SHAPE})")
+                   help=f"square input side in pixels (default: {DEFAULT_DATA_SHAPE})")
     g.add_argument("--mean", type=triple, default=None,
-                   help="per-channel mean 'r,g,b' in pixels (default: from the model, else ImageNet's)")
+                   help="per-channel mean 'r,g,b' in pixels (default: ImageNet's)")
     g.add_argument("--std", type=triple, default=None,
-                   help="per-channel std 'r,g,b' in pixels (default: from the model, else ImageNet's)")
+                   help="per-channel std 'r,g,b' in pixels (default: ImageNet's)")
 
 
 def add_detection_args(p: argparse.ArgumentParser) -> None:
@@ -73,32 +76,23 @@ def add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None
     g.add_argument("--epoch", type=int, default=None, help="NNNN of the params file (default: latest)")
 
 
-def resolve(flag_name: str, flag_value, meta_value, default):
-    """Explicit flag > metadata > default; warn when a flag overrides the metadata."""
-    if flag_value is not None:
-        if meta_value is not None and _differs(flag_value, meta_value):
-            log.warning("--%s %s overrides the model's %s", flag_name, flag_value, meta_value)
-        return flag_value
-    return meta_value if meta_value is not None else default
-
-
-def _differs(a, b) -> bool:
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) != len(b) or any(abs(float(x) - float(y)) > 1e-6 for x, y in zip(a, b))
-    return a != b
-
-
 def detection_params(args: argparse.Namespace, meta_detection: Optional[dict] = None):
-    """DetectionParams from ``add_detection_args`` flags over the model's metadata."""
+    """DetectionParams: explicit ``add_detection_args`` flags > the model's metadata > defaults.
+
+    A flag that changes a value the metadata states is logged as an override.
+    """
     from symbol.builder import DetectionParams
-    base = DetectionParams(**(meta_detection or {}))
     meta = meta_detection or {}
-    return DetectionParams(
-        nms_threshold=resolve("nms", args.nms, meta.get("nms_threshold"), base.nms_threshold),
-        nms_topk=resolve("nms-topk", args.nms_topk, meta.get("nms_topk"), base.nms_topk),
-        force_suppress=resolve("force-suppress", args.force_suppress, meta.get("force_suppress"),
-                               base.force_suppress),
-        threshold=base.threshold)
+    flags = {"nms": ("nms_threshold", args.nms), "nms-topk": ("nms_topk", args.nms_topk),
+             "force-suppress": ("force_suppress", args.force_suppress)}
+    overrides = {}
+    for flag, (field, value) in flags.items():
+        if value is None:
+            continue
+        if field in meta and meta[field] != value:
+            log.warning("--%s %s overrides the model's %s", flag, value, meta[field])
+        overrides[field] = value
+    return replace(DetectionParams(**meta), **overrides)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -147,12 +147,12 @@ class DetRecordIter(mx.io.DataIter):
     def next(self):
         batch = self._iter.next()
         rows = batch.label[0]
-        start, width, count = label_layout.iter_layout(rows[0].asnumpy())
+        rows_np = rows.asnumpy()
+        start, width, count = label_layout.iter_layout(rows_np[0])
         count = min(count, self.max_objects)
         objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
         objects = objects[:, :, :label_layout.OBJECT_WIDTH]
         out = mx.io.DataBatch(data=batch.data, label=[objects], pad=batch.pad, index=batch.index,
                               provide_data=self.provide_data, provide_label=self.provide_label)
-        header = rows[:, label_layout.ITER_PREFIX:start].asnumpy()
-        out.image_sizes = header[:, 2:4].astype(int) if header.shape[1] >= 4 else None
+        out.image_sizes = label_layout.iter_image_sizes(rows_np)
         return out

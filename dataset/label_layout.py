@@ -49,6 +49,14 @@ def image_size(label: np.ndarray):
     return (int(label[2]), int(label[3])) if int(label[0]) >= 4 else None
 
 
+def iter_image_sizes(rows: np.ndarray):
+    """(B, 2) ``(width, height)`` from ImageDetRecordIter label rows, or None without a size."""
+    rows = np.asarray(rows)
+    if int(rows[0, ITER_PREFIX]) < 4:
+        return None
+    return rows[:, ITER_PREFIX + 2:ITER_PREFIX + 4].astype(int)
+
+
 def pad_width(max_objects: int) -> int:
     """``label_pad_width`` for ImageDetRecordIter holding ``max_objects`` objects."""
     return HEADER_WIDTH + OBJECT_WIDTH * max(1, max_objects)

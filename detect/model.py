@@ -8,7 +8,6 @@ attributes replaced when the caller asks for other NMS settings.
 from __future__ import annotations
 
 import json
-import logging
 from typing import List, Optional, Sequence
 
 import cv2
@@ -20,8 +19,6 @@ from common.devices import parse_contexts
 from common.modelfile import ModelMeta
 from symbol.builder import DetectionParams, deploy_symbol
 from symbol.presets import get_preset
-
-log = logging.getLogger(__name__)
 
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
 

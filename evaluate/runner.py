@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import mxnet as mx
+from tqdm import tqdm
 
 from evaluate.voc_ap import VOCEvaluator
 
@@ -17,7 +18,6 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
     (B, M, 6) and boxes are compared in the original pixels when the batch
     carries ``image_sizes``.
     """
-    from tqdm import tqdm
     for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
         module.forward(mx.io.DataBatch(batch.data), is_train=False)
         dets = module.get_outputs()[0].asnumpy()

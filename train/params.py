@@ -18,15 +18,18 @@ log = logging.getLogger(__name__)
 INITIALIZER = mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
 
 
-def load_pretrained(path: Path, symbol: mx.sym.Symbol, arg_shapes: dict, aux_shapes: dict
-                    ) -> Tuple[dict, dict]:
+def load_pretrained(path: Path, symbol: mx.sym.Symbol, **input_shapes) -> Tuple[dict, dict]:
     """Parameters of ``path`` whose names and shapes fit ``symbol``; reports the rest.
 
-    Accepts MXNet checkpoints (``arg:``/``aux:`` keys) and plain name->array
-    files. Every name of the symbol that the file does not provide, every
-    name of the file that the symbol does not use and every shape mismatch
-    is logged.
+    ``input_shapes`` are the shapes of the symbol's inputs (``data=...,
+    label=...``), from which the parameter shapes are inferred. Accepts MXNet
+    checkpoints (``arg:``/``aux:`` keys) and plain name->array files. Every
+    name of the symbol that the file does not provide, every name of the file
+    that the symbol does not use and every shape mismatch is logged.
     """
+    arg_list, _, aux_list = symbol.infer_shape(**input_shapes)
+    arg_shapes = {n: s for n, s in zip(symbol.list_arguments(), arg_list) if n not in input_shapes}
+    aux_shapes = dict(zip(symbol.list_auxiliary_states(), aux_list))
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--pretrained {path}: file not found")
@@ -50,10 +53,9 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, arg_shapes: dict, aux_sha
             elif name in shapes:
                 kept[name] = value
     unexpected = sorted(set(args) - set(arg_shapes) | set(auxs) - set(aux_shapes))
-    missing = sorted(set(arg_shapes) - set(kept_args) - {"data", "label"}
-                     | set(aux_shapes) - set(kept_auxs))
+    missing = sorted(set(arg_shapes) - set(kept_args) | set(aux_shapes) - set(kept_auxs))
     log.info("pretrained %s: loaded %d of %d parameters", path, len(kept_args) + len(kept_auxs),
-             len(arg_shapes) - 2 + len(aux_shapes))
+             len(arg_shapes) + len(aux_shapes))
     if missing:
         log.info("pretrained: %d parameters initialized fresh: %s", len(missing), ", ".join(missing))
     if unexpected:

@@ -102,7 +102,7 @@ class Trainer:
         mod = mx.mod.Module(self.symbol, data_names=("data",), label_names=("label",),
                             context=c.contexts, fixed_param_names=frozen_names(self.symbol, c.freeze))
         mod.bind(self.provide_data, self.provide_label, for_training=True)
-        arg_params, aux_params = self._initial_params(mod)
+        arg_params, aux_params = self._initial_params()
         mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params,
                         allow_missing=True)
         self.optimizer = make_optimizer(c, self._lr_scheduler(),
@@ -119,17 +119,14 @@ class Trainer:
                 log.warning("%s not found: resuming with fresh momentum", states)
         return mod
 
-    def _initial_params(self, mod: mx.mod.Module):
+    def _initial_params(self):
         c = self.config
         if c.resume:
             log.info("resuming from %s", modelfile.params_path(c.prefix, c.resume))
             return modelfile.load_params(c.prefix, c.resume)
         if c.pretrained:
-            arg_shapes, _, aux_shapes = self.symbol.infer_shape(
-                data=self.provide_data[0].shape, label=self.provide_label[0].shape)
-            return load_pretrained(c.pretrained, self.symbol,
-                                   dict(zip(self.symbol.list_arguments(), arg_shapes)),
-                                   dict(zip(self.symbol.list_auxiliary_states(), aux_shapes)))
+            return load_pretrained(c.pretrained, self.symbol, data=self.provide_data[0].shape,
+                                   label=self.provide_label[0].shape)
         return None, None
 
     def _lr_scheduler(self):
@@ -191,16 +188,12 @@ class Trainer:
     def step(self, batch) -> np.ndarray:
         """Forward, backward and update on one batch; returns [loss, cls, loc, num_pos] sums."""
         self.module.forward_backward(batch)
-        loss, cls_loss, loc_loss, num_pos = (o.asnumpy() for o in self.module.get_outputs())
-        real = len(num_pos) - (batch.pad or 0)
-        sums = np.array([loss.sum(), cls_loss.sum(), loc_loss.sum(), num_pos.sum()], np.float64)
+        outputs = [o.asnumpy() for o in self.module.get_outputs()]  # loss, cls, loc, num_pos
         # Paper, eq. 1: divide by the number of matched boxes N (all devices together).
-        self.optimizer.rescale_grad = 1.0 / max(float(num_pos.sum()), 1.0)
+        self.optimizer.rescale_grad = 1.0 / max(float(outputs[3].sum()), 1.0)
         self.module.update()
-        if real < len(num_pos):  # padded tail batch: report real images only
-            sums = np.array([loss[:real].sum(), cls_loss[:real].sum(), loc_loss[:real].sum(),
-                             num_pos[:real].sum()], np.float64)
-        return sums
+        real = len(outputs[3]) - (batch.pad or 0)  # a padded tail batch reports real images only
+        return np.array([o[:real].sum() for o in outputs], np.float64)
 
     def current_lr(self) -> float:
         return float(self.optimizer.lr_scheduler(self.optimizer.num_update))
@@ -226,7 +219,7 @@ class Trainer:
         c = self.config
         return ModelMeta(kind="train", network=c.network, data_shape=c.data_shape,
                          class_names=tuple(c.class_names), mean=tuple(c.mean), std=tuple(c.std),
-                         channel_order="RGB", detection=DetectionParams().__dict__.copy(),
+                         channel_order="RGB", detection=asdict(DetectionParams()),
                          made_by={"command": c.command, "preset": self.preset.name})
 
     def save_checkpoint(self, epoch: int) -> None:
