@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 HEADER_WIDTH = 4
+#: Where ``image_width, image_height`` sit in a record's header.
+_SIZE = slice(2, 4)
 OBJECT_WIDTH = 6
 #: Numbers ImageDetRecordIter puts before the record's label in each output row.
 ITER_PREFIX = 4
@@ -46,15 +48,15 @@ def unpack(label: np.ndarray) -> np.ndarray:
 def image_size(label: np.ndarray):
     """``(width, height)`` in pixels from a flat record label, or None if it has no size."""
     label = np.asarray(label).ravel()
-    return (int(label[2]), int(label[3])) if int(label[0]) >= 4 else None
+    return tuple(int(v) for v in label[_SIZE]) if int(label[0]) >= _SIZE.stop else None
 
 
 def iter_image_sizes(rows: np.ndarray):
     """(B, 2) ``(width, height)`` from ImageDetRecordIter label rows, or None without a size."""
     rows = np.asarray(rows)
-    if int(rows[0, ITER_PREFIX]) < 4:
+    if int(rows[0, ITER_PREFIX]) < _SIZE.stop:
         return None
-    return rows[:, ITER_PREFIX + 2:ITER_PREFIX + 4].astype(int)
+    return rows[:, ITER_PREFIX + _SIZE.start:ITER_PREFIX + _SIZE.stop].astype(int)
 
 
 def pad_width(max_objects: int) -> int:

@@ -108,25 +108,14 @@ def read_sidecar(rec_path: Path) -> dict:
 
 def scan_max_objects(rec_path: Path) -> int:
     """Largest object count of any record in ``rec_path`` (reads every header)."""
-    rec_path = Path(rec_path)
-    if not rec_path.is_file():
-        raise DatasetError(f"{rec_path}: record file not found")
-    reader = mx.recordio.MXRecordIO(str(rec_path), "r")
-    most = 0
-    try:
-        while True:
-            item = reader.read()
-            if item is None:
-                break
-            header, _ = mx.recordio.unpack(item)
-            most = max(most, len(label_layout.unpack(header.label)))
-    finally:
-        reader.close()
-    return most
+    return max((len(objects) for objects in read_labels(rec_path)), default=0)
 
 
 def read_labels(rec_path: Path) -> Iterable[np.ndarray]:
     """Yield each record's (n, width) objects, in file order."""
+    rec_path = Path(rec_path)
+    if not rec_path.is_file():
+        raise DatasetError(f"{rec_path}: record file not found")
     reader = mx.recordio.MXRecordIO(str(rec_path), "r")
     try:
         while True:
