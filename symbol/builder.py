@@ -23,7 +23,7 @@ import mxnet as mx
 
 from symbol.backbones import get_backbone, tap
 from symbol.coding import VARIANCES
-from symbol.layers import conv_act, l2_normalize
+from symbol.layers import conv_act, l2_normalize, separable_conv
 from symbol.presets import Preset
 
 #: Matching and mining settings of the paper (section 2.2, "Hard negative mining").
@@ -59,14 +59,21 @@ class DetectionParams:
 
 def feature_maps(data, preset: Preset) -> list:
     """Tapped backbone layers plus extra layers, finest first."""
-    backbone = get_backbone(preset.network)(data)
-    feats = [tap(backbone, name) for name in preset.taps]
+    backbone = get_backbone(preset.network)
+    net = backbone(data)
+    feats = [tap(net, name, backbone) for name in preset.taps]
     x = feats[-1]
+    bn, act = preset.extra_batchnorm, preset.activation
     for i, extra in enumerate(preset.extras):
         name = f"extra{i + 1}"
-        x = conv_act(x, name + "_1", extra.bottleneck, kernel=1, batchnorm=preset.extra_batchnorm)
-        x = conv_act(x, name + "_2", extra.channels, kernel=extra.kernel, stride=extra.stride,
-                     pad=extra.pad, batchnorm=preset.extra_batchnorm)
+        x = conv_act(x, name + "_1", extra.bottleneck, kernel=1, batchnorm=bn, act=act)
+        if preset.separable:
+            # SSDLite (MobileNetV2 paper, section 6.2): the 3x3 convolution is depthwise separable.
+            x = separable_conv(x, name + "_2", extra.bottleneck, extra.channels,
+                               kernel=extra.kernel, stride=extra.stride, pad=extra.pad, act=act)
+        else:
+            x = conv_act(x, name + "_2", extra.channels, kernel=extra.kernel, stride=extra.stride,
+                         pad=extra.pad, batchnorm=bn, act=act)
         feats.append(x)
     return feats
 
@@ -75,13 +82,22 @@ def _head_weight(layer: str):
     return mx.sym.Variable(layer + "_weight", init=HEAD_INIT)
 
 
-def _predict(feat, name: str, spec, num_classes: int):
-    """One feature map's flattened class logits, box offsets and anchors (3x3 conv heads)."""
+def _head_conv(feat, name: str, outputs: int, preset: Preset, channels: int):
+    """A 3x3 prediction convolution; in SSDLite a 3x3 depthwise (+BN, act) then a 1x1."""
+    if not preset.separable:
+        return mx.sym.Convolution(feat, weight=_head_weight(name), name=name, num_filter=outputs,
+                                  kernel=(3, 3), pad=(1, 1))
+    dw = conv_act(feat, name + "_dw", channels, kernel=3, pad=1, groups=channels, batchnorm=True,
+                  act=preset.activation)
+    return mx.sym.Convolution(dw, weight=_head_weight(name), name=name, num_filter=outputs,
+                              kernel=(1, 1))
+
+
+def _predict(feat, name: str, spec, num_classes: int, preset: Preset, channels: int):
+    """One feature map's flattened class logits, box offsets and anchors."""
     a = spec.per_location
-    loc = mx.sym.Convolution(feat, weight=_head_weight(name + "_loc"), name=name + "_loc",
-                             num_filter=a * 4, kernel=(3, 3), pad=(1, 1))
-    cls = mx.sym.Convolution(feat, weight=_head_weight(name + "_cls"), name=name + "_cls",
-                             num_filter=a * (num_classes + 1), kernel=(3, 3), pad=(1, 1))
+    loc = _head_conv(feat, name + "_loc", a * 4, preset, channels)
+    cls = _head_conv(feat, name + "_cls", a * (num_classes + 1), preset, channels)
     # NCHW -> NHWC before flattening: anchors are ordered by row, column, anchor,
     # the order of MultiBoxPrior's output.
     flat = lambda x: mx.sym.flatten(mx.sym.transpose(x, axes=(0, 2, 3, 1)))  # noqa: E731
@@ -108,12 +124,13 @@ def body(data, preset: Preset, num_classes: int):
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     norms = preset.normalization or ()
+    feats = feature_maps(data, preset)
+    _, shapes, _ = mx.sym.Group(feats).infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
     outputs = []
-    for i, (feat, spec) in enumerate(zip(feature_maps(data, preset), preset.anchors)):
+    for i, (feat, spec, shape) in enumerate(zip(feats, preset.anchors, shapes)):
         if i < len(norms) and norms[i] > 0:
-            channels = feat.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))[1][0][1]
-            feat = l2_normalize(feat, f"head{i}_norm", channels, norms[i])
-        outputs.append(_predict(feat, f"head{i}", spec, num_classes))
+            feat = l2_normalize(feat, f"head{i}_norm", shape[1], norms[i])
+        outputs.append(_predict(feat, f"head{i}", spec, num_classes, preset, shape[1]))
     cls_list, loc_list, anchor_list = zip(*outputs)
     loc_preds = mx.sym.concat(*loc_list, dim=1, name="loc_preds")
     cls_flat = mx.sym.concat(*cls_list, dim=1)

@@ -59,6 +59,10 @@ class Preset:
         Initial L2-normalization scale per tap, ``0`` for none.
     extra_batchnorm : bool
         BatchNorm in the extra layers (for backbones trained with BN).
+    separable : bool
+        SSDLite: depthwise-separable extra layers and prediction heads.
+    activation : str
+        Activation of extra layers and separable heads: ``relu`` or ``relu6``.
     """
 
     name: str
@@ -69,8 +73,13 @@ class Preset:
     anchors: Tuple[AnchorSpec, ...]
     normalization: Tuple[float, ...] = field(default=())
     extra_batchnorm: bool = False
+    separable: bool = False
+    activation: str = "relu"
 
     def __post_init__(self):
+        if self.activation not in ("relu", "relu6"):
+            raise ValueError(f"preset {self.name}: activation must be relu or relu6, "
+                             f"got {self.activation!r}")
         layers = len(self.taps) + len(self.extras)
         if len(self.anchors) != layers:
             raise ValueError(f"preset {self.name}: {len(self.anchors)} anchor specs for "
@@ -113,7 +122,13 @@ def register_preset(preset: Preset) -> Preset:
 
 
 def available_presets() -> list:
+    """Sorted registry keys ``<network>_<data_shape>``."""
     return sorted(_PRESETS)
+
+
+def all_presets() -> list:
+    """Every registered Preset, sorted by name."""
+    return [_PRESETS[k] for k in available_presets()]
 
 
 def get_preset(network: str, data_shape: int) -> Preset:
@@ -163,17 +178,84 @@ for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):
     register_preset(_vgg16_512(_net, _w))
 
 
+def ratios_for(num_layers: int) -> tuple:
+    """SSD's aspect-ratio pattern: 4 boxes on the first and the last two layers, 6 elsewhere."""
+    if num_layers < 3:
+        raise ValueError(f"ratios_for needs at least 3 layers, got {num_layers}")
+    return (RATIOS_4,) + (RATIOS_6,) * (num_layers - 3) + (RATIOS_4,) * 2
+
+
+def paper_anchors(num_layers: int, data_shape: int) -> Tuple[AnchorSpec, ...]:
+    """Anchors of the paper's linear scale rule for networks without a Caffe release.
+
+    At 300 input: s_min 0.2, s_max 0.9 and a first layer of 0.1 (as SSD300);
+    at 512 and above: s_min 0.1, s_max 0.9 and a smaller first layer of 0.04
+    (as the paper's SSD512 on COCO), for the smaller objects a finer input resolves.
+    """
+    if data_shape <= 300:
+        return ssd_anchor_specs(ratios_for(num_layers), s_min=0.2, s_max=0.9, first=(0.1, 0.2))
+    return ssd_anchor_specs(ratios_for(num_layers), s_min=0.1, s_max=0.9, first=(0.04, 0.1))
+
+
+def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tuple[ExtraLayer, ...]:
+    """Extra layers ``(bottleneck, channels)`` that each halve the map (3x3, stride 2, pad 1).
+
+    ``last_valid`` makes the last one a 3x3 stride-1 unpadded convolution (3x3 -> 1x1), as
+    SSD300's last layers are.
+    """
+    layers = [ExtraLayer(b, c) for b, c in channels]
+    if last_valid:
+        layers[-1] = ExtraLayer(layers[-1].bottleneck, layers[-1].channels, stride=1, pad=0)
+    return tuple(layers)
+
+
+def _generic(network: str, data_shape: int, taps, extras, **kwargs) -> Preset:
+    return Preset(name=f"{network}_{data_shape}", network=network, data_shape=data_shape, taps=taps,
+                  extras=extras, anchors=paper_anchors(len(taps) + len(extras), data_shape),
+                  **kwargs)
+
+
+# --- ResNet v1: stages 3 and 4 (strides 16, 32) plus four halving extra layers ---
+# 300: 19, 10, 5, 3, 2, 1; 512: 32, 16, 8, 4, 2, 1 (the original MXNet SSD's and GluonCV's layout).
+_RESNET_EXTRAS = halving_extras((256, 512), (128, 256), (128, 256), (128, 256))
+for _depth in (50, 101):
+    for _size in (300, 512):
+        register_preset(_generic(f"resnet{_depth}", _size,
+                                 (f"resnet{_depth}_v1_stage3", f"resnet{_depth}_v1_stage4"),
+                                 _RESNET_EXTRAS, extra_batchnorm=True))
+
+# --- Inception-v3: mixed_5d, mixed_6e, mixed_7c (35, 17, 8 at 300) plus halving extras ---
+_INCEPTION_TAPS = ("inceptionv3_mixed_5d", "inceptionv3_mixed_6e", "inceptionv3_mixed_7c")
+register_preset(_generic("inceptionv3", 300, _INCEPTION_TAPS,
+                         halving_extras((256, 512), (128, 256), (128, 256)), extra_batchnorm=True))
+register_preset(_generic("inceptionv3", 512, _INCEPTION_TAPS,
+                         halving_extras((256, 512), (128, 256), (128, 256), (128, 256)),
+                         extra_batchnorm=True))
+
+# --- MobileNet v2 SSDLite (Sandler et al. 2018, section 6.2): expansion of block 13 (stride 16)
+# and the 1280-channel last layer (stride 32), four extra layers of 512, 256, 256 and 128
+# channels, depthwise-separable extras and heads, ReLU6 ---
+_SSDLITE_EXTRAS = ((256, 512), (128, 256), (128, 256), (64, 128))
+for _size, _last_valid in ((300, False), (512, False), (608, True)):
+    register_preset(_generic("mobilenetv2_1.0", _size, ("mobilenetv2_expand13", "mobilenetv2_last"),
+                             halving_extras(*_SSDLITE_EXTRAS, last_valid=_last_valid),
+                             extra_batchnorm=True, separable=True, activation="relu6"))
+
+
 # --- MobileNet v1: strides 8, 16, 32 tapped, three extra layers (GluonCV-style) ---
 # The stride-8 tap (38x38 at 300) is finer than VGG's conv4_3 relative to the
 # network's capacity, so it gets the small first scale that SSD512 uses
 # (0.05/0.1) and the linear rule spans 0.1..0.9 over the other layers: objects
 # down to ~5% of the image side have a default box with IoU >= 0.5.
 
+_MOBILENET_TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
+
+
 def _mobilenet_300(multiplier: float) -> Preset:
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
     return Preset(
         name=f"mobilenet{multiplier}_300", network=f"mobilenet{multiplier}", data_shape=300,
-        taps=("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd"),
+        taps=_MOBILENET_TAPS,
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
         anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
@@ -181,5 +263,15 @@ def _mobilenet_300(multiplier: float) -> Preset:
         extra_batchnorm=True)
 
 
+def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:
+    """MobileNet v1 at 512 (64, 32, 16, 8, 4, 2, 1) or 608 (76, 38, 19, 10, 5, 3, 1)."""
+    c = lambda n: max(8, int(n * multiplier))  # noqa: E731
+    channels = [(c(256), c(512)), (c(128), c(256)), (c(128), c(256)), (c(128), c(256))]
+    return _generic(f"mobilenet{multiplier}", data_shape, _MOBILENET_TAPS,
+                    halving_extras(*channels, last_valid=data_shape == 608), extra_batchnorm=True)
+
+
 for _m in (1.0, 0.5, 0.25):
     register_preset(_mobilenet_300(_m))
+    register_preset(_mobilenet_large(_m, 512))
+    register_preset(_mobilenet_large(_m, 608))

@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 import mxnet as mx
 
 from common import modelfile
+from symbol.backbones import get_backbone
 
 log = logging.getLogger(__name__)
 
@@ -18,14 +19,27 @@ log = logging.getLogger(__name__)
 INITIALIZER = mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2)
 
 
-def load_pretrained(path: Path, symbol: mx.sym.Symbol, **input_shapes) -> Tuple[dict, dict]:
+#: Class-prediction layers, re-initialized when a checkpoint has another class count.
+CLASS_LAYER = re.compile(r"head\d+_cls_(weight|bias)$")
+
+
+def is_gluon_structural(arrays: dict) -> bool:
+    """True for a Gluon ``save_parameters`` file (``features.0.weight``-style names)."""
+    return bool(arrays) and all("." in k and ":" not in k for k in arrays)
+
+
+def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str] = None,
+                    **input_shapes) -> Tuple[dict, dict]:
     """Parameters of ``path`` whose names and shapes fit ``symbol``; reports the rest.
 
     ``input_shapes`` are the shapes of the symbol's inputs (``data=...,
     label=...``), from which the parameter shapes are inferred. Accepts MXNet
-    checkpoints (``arg:``/``aux:`` keys) and plain name->array files. Every
-    name of the symbol that the file does not provide, every name of the file
-    that the symbol does not use and every shape mismatch is logged.
+    checkpoints (``arg:``/``aux:`` keys), plain name->array files and the
+    ImageNet weights files of the Gluon model zoo (structural names, mapped by
+    the ``network``'s backbone importer). Every name of the symbol that the
+    file does not provide, every name of the file that the symbol does not
+    use and every shape mismatch is logged; class-prediction layers of a
+    checkpoint with another class count are re-initialized (finetuning).
     """
     arg_list, _, aux_list = symbol.infer_shape(**input_shapes)
     arg_shapes = {n: s for n, s in zip(symbol.list_arguments(), arg_list) if n not in input_shapes}
@@ -40,22 +54,29 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, **input_shapes) -> Tuple[
                          f"({str(err).splitlines()[0]})") from None
     if not isinstance(blob, dict):
         raise ValueError(f"--pretrained {path}: holds a list of arrays, not named parameters")
+    if is_gluon_structural(blob):
+        blob = _import_gluon(blob, path, network)
     args, auxs = modelfile.split_params(blob, str(path))
     # Files saved from a Gluon block keep running stats among the args.
     for name in list(args):
         if name in aux_shapes:
             auxs[name] = args.pop(name)
     kept_args, kept_auxs, mismatched = {}, {}, []
+    reinitialized = []
     for given, shapes, kept in ((args, arg_shapes, kept_args), (auxs, aux_shapes, kept_auxs)):
         for name, value in given.items():
             if name in shapes and tuple(value.shape) != tuple(shapes[name]):
-                mismatched.append(f"{name} {tuple(value.shape)} vs {tuple(shapes[name])}")
+                (reinitialized if CLASS_LAYER.match(name) else mismatched).append(
+                    f"{name} {tuple(value.shape)} vs {tuple(shapes[name])}")
             elif name in shapes:
                 kept[name] = value
     unexpected = sorted(set(args) - set(arg_shapes) | set(auxs) - set(aux_shapes))
     missing = sorted(set(arg_shapes) - set(kept_args) | set(aux_shapes) - set(kept_auxs))
     log.info("pretrained %s: loaded %d of %d parameters", path, len(kept_args) + len(kept_auxs),
              len(arg_shapes) + len(aux_shapes))
+    if reinitialized:
+        log.info("pretrained: the number of classes differs; re-initializing the class-prediction "
+                 "layers: %s", "; ".join(reinitialized))
     if missing:
         log.info("pretrained: %d parameters initialized fresh: %s", len(missing), ", ".join(missing))
     if unexpected:
@@ -64,6 +85,24 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, **input_shapes) -> Tuple[
     if mismatched:
         log.warning("pretrained: shape mismatch, initialized fresh: %s", "; ".join(mismatched))
     return kept_args, kept_auxs
+
+
+def _import_gluon(arrays: dict, path: Path, network: Optional[str]) -> dict:
+    """A Gluon model-zoo weights file renamed to the backbone's parameter names."""
+    if network is None:
+        raise ValueError(f"--pretrained {path}: a Gluon model-zoo file (structural names such as "
+                         f"{next(iter(arrays))!r}); the network must be known to map its names")
+    backbone = get_backbone(network)
+    if backbone.import_weights is None:
+        raise ValueError(f"--pretrained {path}: backbone {network!r} cannot import Gluon model-zoo "
+                         f"files (names such as {next(iter(arrays))!r})")
+    renamed, unused = backbone.import_weights(arrays)
+    if not renamed:
+        raise ValueError(f"--pretrained {path}: no name matches the Gluon network of {network!r} "
+                         f"(file names such as {next(iter(arrays))!r})")
+    log.info("pretrained %s: Gluon model-zoo file, %d arrays mapped onto %s, %d unused: %s", path,
+             len(renamed), network, len(unused), ", ".join(unused))
+    return renamed
 
 
 def frozen_names(symbol: mx.sym.Symbol, pattern: Optional[str]) -> List[str]:

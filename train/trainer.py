@@ -125,7 +125,8 @@ class Trainer:
             log.info("resuming from %s", modelfile.params_path(c.prefix, c.resume))
             return modelfile.load_params(c.prefix, c.resume)
         if c.pretrained:
-            return load_pretrained(c.pretrained, self.symbol, data=self.provide_data[0].shape,
+            return load_pretrained(c.pretrained, self.symbol, network=c.network,
+                                   data=self.provide_data[0].shape,
                                    label=self.provide_label[0].shape)
         return None, None
 

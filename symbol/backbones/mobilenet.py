@@ -2,17 +2,25 @@
 
 The Gluon network is traced on a symbolic input under the fixed prefix
 ``mobilenet_``, so layer and parameter names are the same at every width and
-in every process (``mobilenet_relu22_fwd`` is the last 19x19 layer at 300x300
-input). The parameter names are those of the Gluon model, which keeps its
-ImageNet weights loadable by name.
+in every process. The taps are the network's own ReLU layers, the last one
+at each output stride: ``mobilenet_relu10_fwd`` (stride 8, 38x38 at 300x300
+input), ``mobilenet_relu22_fwd`` (stride 16) and ``mobilenet_relu26_fwd``
+(stride 32).
 """
 from __future__ import annotations
 
 import mxnet as mx
 
 from symbol.backbones import register
+from symbol.backbones.gluon import renaming_importer
 
 PREFIX = "mobilenet_"
+TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
+
+
+def gluon_mobilenet(multiplier: float) -> mx.gluon.HybridBlock:
+    """The Gluon model-zoo MobileNet v1 under the project's fixed prefix."""
+    return mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, prefix=PREFIX)
 
 
 def mobilenet_symbol(data, multiplier: float):
@@ -20,14 +28,14 @@ def mobilenet_symbol(data, multiplier: float):
 
     Returns the last ReLU, of shape (B, 1024*multiplier, H/32, W/32).
     """
-    net = mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, prefix=PREFIX)
-    return net.features(data)
+    return gluon_mobilenet(multiplier).features(data)
 
 
 def _register(multiplier: float):
-    name = f"mobilenet{multiplier}"
+    def factory():
+        return gluon_mobilenet(multiplier)
 
-    @register(name)
+    @register(f"mobilenet{multiplier}", taps=TAPS, import_weights=renaming_importer(factory))
     def build(data):
         return mobilenet_symbol(data, multiplier)
 

@@ -50,13 +50,54 @@ def vgg16_reduced_symbol(data, *, width: float = 1.0):
     return mx.sym.Activation(x, name="relu7", act_type="relu")
 
 
-@register("vgg16_reduced")
+#: Layers presets tap: conv4_3 (stride 8, 38x38 at 300) and fc7 (stride 16, 19x19).
+TAPS = ("relu4_3", "relu7")
+
+
+def import_gluon_vgg16(arrays):
+    """Gluon model-zoo ``vgg16`` ImageNet weights -> VGG16-reduced names.
+
+    The 13 convolutions keep their weights. fc6 and fc7 are turned into
+    convolutions and *subsampled* as the paper does (section 3, "we subsample
+    parameters from fc6 and fc7"): fc6's (4096, 512*7*7) becomes every 4th
+    filter and every 3rd tap of its 7x7 window, a (1024, 512, 3, 3) kernel
+    that the dilation of 6 spreads over the same 13x13 field as before;
+    fc7's (4096, 4096) becomes every 4th filter and input, (1024, 1024, 1, 1).
+    """
+    names = {}
+    index = 0  # position in Gluon's features: conv, relu per convolution, pool per stage
+    for stage, (repeat, _) in enumerate(VGG16_STAGES, start=1):
+        for i in range(1, repeat + 1):
+            names[f"features.{index}"] = f"conv{stage}_{i}"
+            index += 2
+        index += 1
+    out, used = {}, set()
+    for key, layer in names.items():
+        for part in ("weight", "bias"):
+            if f"{key}.{part}" in arrays:
+                out[f"{layer}_{part}"] = arrays[f"{key}.{part}"]
+                used.add(f"{key}.{part}")
+    fc6, fc7 = f"features.{index}", f"features.{index + 2}"
+    if f"{fc6}.weight" in arrays:
+        w = arrays[f"{fc6}.weight"].asnumpy().reshape(4096, 512, 7, 7)
+        out["fc6_weight"] = mx.nd.array(w[::4, :, ::3, ::3])
+        out["fc6_bias"] = mx.nd.array(arrays[f"{fc6}.bias"].asnumpy()[::4])
+        used |= {f"{fc6}.weight", f"{fc6}.bias"}
+    if f"{fc7}.weight" in arrays:
+        w = arrays[f"{fc7}.weight"].asnumpy()
+        out["fc7_weight"] = mx.nd.array(w[::4, ::4].reshape(1024, 1024, 1, 1))
+        out["fc7_bias"] = mx.nd.array(arrays[f"{fc7}.bias"].asnumpy()[::4])
+        used |= {f"{fc7}.weight", f"{fc7}.bias"}
+    return out, sorted(set(arrays) - used)
+
+
+@register("vgg16_reduced", taps=TAPS, import_weights=import_gluon_vgg16)
 def vgg16_reduced(data):
     """The paper's VGG16-reduced backbone."""
     return vgg16_reduced_symbol(data)
 
 
-@register("vgg16_reduced_tiny")
+@register("vgg16_reduced_tiny", taps=TAPS)
 def vgg16_reduced_tiny(data):
     """VGG16-reduced at 1/16 width: the same graph, cheap enough for tests."""
     return vgg16_reduced_symbol(data, width=1.0 / 16)
