@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import replace
 from typing import Optional, Tuple
 
@@ -93,6 +94,13 @@ def detection_params(args: argparse.Namespace, meta_detection: Optional[dict] = 
             log.warning("--%s %s overrides the model's %s", flag, value, meta[field])
         overrides[field] = value
     return replace(DetectionParams(**meta), **overrides)
+
+
+def print_error(err: BaseException) -> int:
+    """Print ``error: <message>`` to stderr (a KeyError without its quotes); returns exit code 2."""
+    message = err.args[0] if isinstance(err, KeyError) and err.args else err
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -66,8 +66,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         names = read_class_names(args.class_names) if args.class_names else detector.meta.class_names
         paths = expand_inputs(args.images)
     except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     args.out.mkdir(parents=True, exist_ok=True)
     results, lines, used, failed = [], [], set(), 0
     for path in paths:

@@ -51,8 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         epoch = export(args.prefix, args.epoch, args.out, detection,
                        "python deploy.py " + " ".join(shlex.quote(a) for a in argv))
     except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, epoch)}, "
           f"{modelfile.meta_path(args.out)}")
     return 0

@@ -3,7 +3,6 @@
 The command line of ``evaluate.py``; usage examples are in that file.
 """
 import argparse
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -74,8 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             _evaluate_voc(detector, args.voc_root, args.split, evaluator, args.progress)
     except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     result = summary(evaluator)
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(args.rec or args.voc_root))
     print(f"{args.prefix} (epoch {detector.epoch}) on {args.rec or args.voc_root}: "

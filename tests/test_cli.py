@@ -46,3 +46,14 @@ def test_contexts_from_flags():
     assert parse_contexts("0,1", 1) == [mx.gpu(0), mx.gpu(1)]
     with pytest.raises(ValueError, match="--gpus"):
         parse_contexts("a,b", 1)
+
+
+@pytest.mark.parametrize("network, size, message", [
+    ("resnet9", 300, "error: unknown network 'resnet9'; available: inceptionv3, mobilenet0.25"),
+    ("resnet50", 416, "error: network 'resnet50' has no preset for input size 416; "
+                      "available sizes: [300, 512]"),
+])
+def test_train_names_the_available_networks_and_sizes(packed, tmp_path, capsys, network, size, message):
+    code = train.main(["--train-rec", str(packed[0]), "--prefix", str(tmp_path / "m"), "--network", network,
+                 "--data-shape", str(size)])
+    assert code == 2 and message in capsys.readouterr().err

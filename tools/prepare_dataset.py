@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from common import cli
 from dataset.recordio import pack_records, write_lst
 from dataset.records import DatasetError, read_class_names
 from dataset.voc import load_voc
@@ -48,8 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.lst:
             write_lst(records, args.out.with_suffix(".lst"), root=args.root)
     except DatasetError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     print(f"{args.out}: {info['num_images']} images, {len(names)} classes, "
           f"at most {info['max_objects']} objects per image")
     return 0

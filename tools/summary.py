@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from common import cli
 from common.atomic import write_text
 from symbol.builder import deploy_symbol
 from symbol.presets import Preset, all_presets, get_preset
@@ -107,8 +108,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         rows = [summarize(p, args.num_classes) for p in _selected(args.network, args.data_shape)]
     except KeyError as err:
-        print(f"error: {err.args[0]}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     print(markdown(rows, args.num_classes))
     if args.json:
         write_text(args.json, json.dumps([asdict(r) for r in rows], indent=1) + "\n")

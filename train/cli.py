@@ -116,6 +116,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                  trainer.batches_per_epoch, config.contexts)
         trainer.fit()
     except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return cli.print_error(err)
     return 0
