@@ -209,7 +209,8 @@ def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tupl
     return tuple(layers)
 
 
-def _generic(network: str, data_shape: int, taps, extras, **kwargs) -> Preset:
+def paper_preset(network: str, data_shape: int, taps, extras, **kwargs) -> Preset:
+    """A preset named ``<network>_<data_shape>`` with ``paper_anchors`` for its layers."""
     return Preset(name=f"{network}_{data_shape}", network=network, data_shape=data_shape, taps=taps,
                   extras=extras, anchors=paper_anchors(len(taps) + len(extras), data_shape),
                   **kwargs)
@@ -220,15 +221,15 @@ def _generic(network: str, data_shape: int, taps, extras, **kwargs) -> Preset:
 _RESNET_EXTRAS = halving_extras((256, 512), (128, 256), (128, 256), (128, 256))
 for _depth in (50, 101):
     for _size in (300, 512):
-        register_preset(_generic(f"resnet{_depth}", _size,
+        register_preset(paper_preset(f"resnet{_depth}", _size,
                                  (f"resnet{_depth}_v1_stage3", f"resnet{_depth}_v1_stage4"),
                                  _RESNET_EXTRAS, extra_batchnorm=True))
 
 # --- Inception-v3: mixed_5d, mixed_6e, mixed_7c (35, 17, 8 at 300) plus halving extras ---
 _INCEPTION_TAPS = ("inceptionv3_mixed_5d", "inceptionv3_mixed_6e", "inceptionv3_mixed_7c")
-register_preset(_generic("inceptionv3", 300, _INCEPTION_TAPS,
+register_preset(paper_preset("inceptionv3", 300, _INCEPTION_TAPS,
                          halving_extras((256, 512), (128, 256), (128, 256)), extra_batchnorm=True))
-register_preset(_generic("inceptionv3", 512, _INCEPTION_TAPS,
+register_preset(paper_preset("inceptionv3", 512, _INCEPTION_TAPS,
                          halving_extras((256, 512), (128, 256), (128, 256), (128, 256)),
                          extra_batchnorm=True))
 
@@ -237,7 +238,7 @@ register_preset(_generic("inceptionv3", 512, _INCEPTION_TAPS,
 # channels, depthwise-separable extras and heads, ReLU6 ---
 _SSDLITE_EXTRAS = ((256, 512), (128, 256), (128, 256), (64, 128))
 for _size, _last_valid in ((300, False), (512, False), (608, True)):
-    register_preset(_generic("mobilenetv2_1.0", _size, ("mobilenetv2_expand13", "mobilenetv2_last"),
+    register_preset(paper_preset("mobilenetv2_1.0", _size, ("mobilenetv2_expand13", "mobilenetv2_last"),
                              halving_extras(*_SSDLITE_EXTRAS, last_valid=_last_valid),
                              extra_batchnorm=True, separable=True, activation="relu6"))
 
@@ -267,7 +268,7 @@ def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:
     """MobileNet v1 at 512 (64, 32, 16, 8, 4, 2, 1) or 608 (76, 38, 19, 10, 5, 3, 1)."""
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
     channels = [(c(256), c(512)), (c(128), c(256)), (c(128), c(256)), (c(128), c(256))]
-    return _generic(f"mobilenet{multiplier}", data_shape, _MOBILENET_TAPS,
+    return paper_preset(f"mobilenet{multiplier}", data_shape, _MOBILENET_TAPS,
                     halving_extras(*channels, last_valid=data_shape == 608), extra_batchnorm=True)
 
 
