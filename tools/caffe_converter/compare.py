@@ -1,0 +1,127 @@
+"""Run a Caffe SSD model in OpenCV DNN and its conversion in MXNet on the same input; print differences.
+
+Usage::
+
+    python -m tools.caffe_converter.compare PROTOTXT CAFFEMODEL MXNET_PREFIX \\
+        [--image photo.jpg] [--blobs mbox_loc mbox_conf_flatten mbox_priorbox]
+
+The input blob is the image preprocessed as the converted model's metadata
+says (or, without ``--image``, uniform noise in [-1, 1] times 128).
+Detections are compared after matching rows: OpenCV's rows are
+``[image, label, score, x1, y1, x2, y2]`` sorted by score (zero rows pad a
+batch), the converted model's ``[class_id, score, x1, y1, x2, y2]`` with
+``class_id = label - 1`` when the background is label 0.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Dict, Optional, Sequence
+
+import cv2
+import mxnet as mx
+import numpy as np
+
+from common import cli, modelfile
+
+DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
+
+
+def opencv_forward(prototxt, caffemodel, blob: np.ndarray, names: Sequence[str]) -> Dict[str, np.ndarray]:
+    """OpenCV DNN outputs of the layers ``names`` for the NCHW input ``blob``."""
+    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    net.enableFusion(False)  # fused layers would report activations/sums as their outputs
+    net.setInput(blob.astype(np.float32))
+    outs = net.forward(list(names))
+    return {n: np.asarray(o) for n, o in zip(names, outs)}
+
+
+def mxnet_forward(prefix, blob: np.ndarray, names: Sequence[str]) -> Dict[str, np.ndarray]:
+    """Converted-model outputs: ``detection`` plus the internal outputs of Caffe layers ``names``."""
+    symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
+    internals = symbol.get_internals()
+    outputs = internals.list_outputs()
+    syms = [symbol]
+    for n in names:
+        if f"{n}_output" not in outputs:
+            raise KeyError(f"layer {n!r} is not in {modelfile.symbol_path(prefix)}")
+        syms.append(internals[f"{n}_output"])
+    args, auxs = modelfile.load_params(prefix, modelfile.resolve_epoch(prefix, None))
+    exe = mx.sym.Group(syms).bind(mx.cpu(), {**args, "data": mx.nd.array(blob)}, aux_states=auxs,
+                                  grad_req="null")
+    outs = [o.asnumpy() for o in exe.forward(is_train=False)]
+    return dict(zip(["detection", *names], outs))
+
+
+def match_detections(opencv_rows: np.ndarray, ours: np.ndarray, background_id: int = 0) -> float:
+    """Max abs difference between OpenCV's and our detections of image 0 (inf if counts differ).
+
+    ``opencv_rows`` (1, 1, K, 7); ``ours`` (B, N, 6) with -1 rows. Each OpenCV
+    row is paired with the closest unpaired row of ours (scores that tie to
+    float precision may be ordered differently by the two sorts).
+    """
+    theirs = opencv_rows.reshape(-1, 7)
+    theirs = theirs[(theirs[:, 0] == 0) & (theirs[:, 2] > 0)]
+    mine = ours[0][ours[0][:, 0] >= 0]
+    if len(theirs) != len(mine):
+        return float("inf")
+    offset = 1 if background_id == 0 else 0
+    theirs = np.concatenate([theirs[:, 1:2] - offset, theirs[:, 2:]], axis=1)
+    free = np.ones(len(mine), bool)
+    worst = 0.0
+    for row in theirs[np.argsort(-theirs[:, 1], kind="stable")]:
+        dist = np.where(free, np.abs(mine - row).max(axis=1), np.inf)
+        best = int(np.argmin(dist))
+        free[best] = False
+        worst = max(worst, float(dist[best]))
+    return worst
+
+
+def input_blob(meta, image: Optional[str], seed: int = 0) -> np.ndarray:
+    size = meta.data_shape
+    if image is None:
+        return np.random.default_rng(seed).uniform(-128, 128, (1, 3, size, size)).astype(np.float32)
+    from detect.model import Detector  # preprocessing as the model's metadata says
+    bgr = cv2.imread(image)
+    if bgr is None:
+        raise FileNotFoundError(f"{image}: not a readable image")
+    detector = Detector.__new__(Detector)
+    detector.meta = meta
+    detector._mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
+    detector._std = np.array(meta.std, np.float32).reshape(3, 1, 1)
+    return detector.preprocess(bgr)[None]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Compare a converted Caffe SSD model with OpenCV DNN.")
+    p.add_argument("prototxt")
+    p.add_argument("caffemodel")
+    p.add_argument("prefix", help="converted model prefix")
+    p.add_argument("--image", default=None, help="input image (default: seeded noise)")
+    p.add_argument("--blobs", nargs="*", default=list(DEFAULT_BLOBS), help="Caffe layers to compare")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        meta = modelfile.load_meta(args.prefix)
+        blob = input_blob(meta, args.image)
+        detection_layer = meta.made_by.get("detection_layer", "detection_out")
+        theirs = opencv_forward(args.prototxt, args.caffemodel, blob, [*args.blobs, detection_layer])
+        ours = mxnet_forward(args.prefix, blob, args.blobs)
+    except (ValueError, KeyError, FileNotFoundError, cv2.error) as err:
+        return cli.print_error(err)
+    background = int(meta.made_by.get("background_label_id", 0))
+    for name in args.blobs:
+        a, b = theirs[name], ours[name]
+        diff = float(np.abs(a.reshape(-1) - b.reshape(-1)).max()) if a.size == b.size else np.inf
+        print(f"{name:32s} shape {tuple(b.shape)}  max |OpenCV - MXNet| = {diff:.3g}")
+    n = int((ours["detection"][0][:, 0] >= 0).sum())
+    diff = match_detections(theirs[detection_layer], ours["detection"], background)
+    print(f"{'detections':32s} {n} rows          max |OpenCV - MXNet| = {diff:.3g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
