@@ -52,9 +52,12 @@ def validate_box(obj: BoxObject, width: int, height: int, where: str) -> None:
 
 
 def read_class_names(spec: str | Sequence[str]) -> Tuple[str, ...]:
-    """Class names from a list, a comma-separated string or a file (one per line)."""
+    """Class names from a list, a comma-separated string, a file (one per line), ``voc`` or ``coco``."""
+    from dataset.classes import KNOWN_CLASS_LISTS
     if not isinstance(spec, str):
         names = [str(n).strip() for n in spec]
+    elif spec in KNOWN_CLASS_LISTS and not Path(spec).is_file():
+        names = list(KNOWN_CLASS_LISTS[spec])
     elif Path(spec).is_file():
         names = [ln.strip() for ln in Path(spec).read_text().splitlines()]
         names = [n for n in names if n and not n.startswith("#")]

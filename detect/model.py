@@ -21,20 +21,31 @@ from symbol.builder import DetectionParams, deploy_symbol
 from symbol.presets import get_preset
 
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
+#: Converted Caffe models (``tools/caffe_converter``) end in box_nms instead.
+_NMS_OPS = ("_contrib_box_nms", "box_nms")
 
 
 def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.sym.Symbol:
-    """A copy of a deploy ``symbol`` whose MultiBoxDetection uses ``params``."""
+    """A copy of a deploy ``symbol`` whose detection stage uses ``params``.
+
+    ``MultiBoxDetection`` takes all four settings. A converted Caffe model's
+    ``box_nms`` takes the NMS threshold, the score threshold and
+    force-suppress; its per-class top-k is fixed at conversion.
+    """
     graph = json.loads(symbol.tojson())
     found = False
     for node in graph["nodes"]:
+        attrs = node.setdefault("attrs", {})
         if node["op"] in _DETECTION_OPS:
-            attrs = node.setdefault("attrs", {})
             attrs.update(nms_threshold=str(params.nms_threshold), nms_topk=str(params.nms_topk),
                          force_suppress=str(params.force_suppress), threshold=str(params.threshold))
             found = True
+        elif node["op"] in _NMS_OPS:
+            attrs.update(overlap_thresh=str(params.nms_threshold), valid_thresh=str(params.threshold),
+                         force_suppress=str(params.force_suppress))
+            found = True
     if not found:
-        raise ValueError("the deploy symbol has no MultiBoxDetection node")
+        raise ValueError("the deploy symbol has no MultiBoxDetection or box_nms node")
     return mx.sym.load_json(json.dumps(graph))
 
 

@@ -40,12 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _evaluate_rec(detector, rec: Path, evaluator, batch_size: int, progress: bool):
     meta = detector.meta
-    if meta.channel_order != "RGB":
-        raise ValueError(f"--rec evaluation feeds RGB; the model wants {meta.channel_order}: "
-                         "use --voc-root instead")
-    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std, wrap_last_batch=False)
-    return evaluate_module(detector.module, it, evaluator, progress=progress)
+    bgr = meta.channel_order == "BGR"
+    # The iterator normalizes RGB; a BGR model's mean/std are given in its own order.
+    mean, std = (meta.mean[::-1], meta.std[::-1]) if bgr else (meta.mean, meta.std)
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=mean, std=std,
+                       wrap_last_batch=False)
+    return evaluate_module(detector.module, it, evaluator, progress=progress, bgr=bgr)
 
 
 def _evaluate_voc(detector, root: Path, split: str, evaluator, progress: bool):

@@ -18,15 +18,13 @@ from tools.caffe_converter.proto import caffe_pb
 
 
 def _layer_at(text: str, line: int) -> str:
-    """The name of the layer block enclosing ``line`` (1-based) of a prototxt, if any."""
-    lines = text.splitlines()[:line]
-    for i in range(len(lines) - 1, -1, -1):
-        if re.match(r"\s*layers?\s*\{", lines[i]):
-            for follow in text.splitlines()[i:i + 8]:
-                m = re.match(r'\s*name\s*:\s*"([^"]*)"', follow)
-                if m:
-                    return f" (in layer {m.group(1)!r})"
-            return ""
+    """`` (in layer 'x')`` for the layer block enclosing ``line`` (1-based) of a prototxt, if any."""
+    lines = text.splitlines()
+    for i in range(min(line, len(lines)) - 1, -1, -1):
+        start = re.search(r"\blayers?\s*\{", lines[i])
+        if start:
+            m = re.search(r'\bname\s*:\s*"([^"]*)"', "\n".join(lines[i:i + 8])[start.end():])
+            return f" (in layer {m.group(1)!r})" if m else ""
     return ""
 
 

@@ -6,7 +6,8 @@ Usage::
         [--image photo.jpg] [--blobs mbox_loc mbox_conf_flatten mbox_priorbox]
 
 The input blob is the image preprocessed as the converted model's metadata
-says (or, without ``--image``, uniform noise in [-1, 1] times 128).
+says (or, without ``--image``, the probe input of ``random_model``: seeded
+uniform noise in [-1, 1], the input random weights are calibrated on).
 Detections are compared after matching rows: OpenCV's rows are
 ``[image, label, score, x1, y1, x2, y2]`` sorted by score (zero rows pad a
 batch), the converted model's ``[class_id, score, x1, y1, x2, y2]`` with
@@ -23,6 +24,7 @@ import mxnet as mx
 import numpy as np
 
 from common import cli, modelfile
+from tools.caffe_converter.random_model import probe_input
 
 DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
 
@@ -80,7 +82,7 @@ def match_detections(opencv_rows: np.ndarray, ours: np.ndarray, background_id: i
 def input_blob(meta, image: Optional[str], seed: int = 0) -> np.ndarray:
     size = meta.data_shape
     if image is None:
-        return np.random.default_rng(seed).uniform(-128, 128, (1, 3, size, size)).astype(np.float32)
+        return probe_input((1, 3, size, size), seed)
     from detect.model import Detector  # preprocessing as the model's metadata says
     bgr = cv2.imread(image)
     if bgr is None:

@@ -41,7 +41,8 @@ class ParamSpec:
     shape: Tuple[int, ...]      # MXNet shape
     caffe_shape: Tuple[int, ...]
     aux: bool = False
-    transform: Optional[Callable[[List[np.ndarray]], np.ndarray]] = None  # from all the layer's blobs
+    #: Computes the value from all weights (layer name -> blobs); default: the blob as is.
+    transform: Optional[Callable[[Dict[str, List[np.ndarray]]], np.ndarray]] = None
 
 
 @dataclass
@@ -66,6 +67,9 @@ class _State:
     constants: Dict[str, np.ndarray] = field(default_factory=dict)
     names: Dict[str, int] = field(default_factory=dict)
     detection: Optional[DetectionConfig] = None
+    folds: Dict[str, Tuple[str, Optional[str], float]] = field(default_factory=dict)  # conv -> bn, scale, eps
+    folded: Dict[str, str] = field(default_factory=dict)   # BatchNorm/Scale layer -> its conv
+    reversed: set = field(default_factory=set)             # names of channel-reversed symbols
 
     def shape(self, sym) -> Tuple[int, ...]:
         _, out, _ = sym.infer_shape(data=self.input_shape)
@@ -112,6 +116,28 @@ def _param(st: _State, layer, blob: int, name: str, shape, caffe_shape, aux=Fals
     return mx.sym.Variable(name, shape=tuple(shape))
 
 
+# --- channel order: RGB input for a BGR model -------------------------------------------
+
+def _reverse(st, layer, bottoms):
+    """A function reversing per-channel parameters when the layer's input is channel-reversed."""
+    if bottoms and bottoms[0].name in st.reversed:
+        return lambda a: a[::-1]
+    return lambda a: a
+
+
+def _keep_reversed(st, bottoms, tops):
+    """Per-channel layers keep the input's reversed channel order."""
+    if bottoms and bottoms[0].name in st.reversed:
+        st.reversed.update(t.name for t in tops)
+    return tops
+
+
+#: Layers that may read channel-reversed data: per-channel ones (parameters reversed), the
+#: convolution (weights reversed along their input axis) and PriorBox (reads only the size).
+_CHANNEL_SAFE = ("BatchNorm", "Scale", "ReLU", "ReLU6", "Dropout", "Split", "Pooling", "Convolution",
+                 "PriorBox")
+
+
 # --- layers -----------------------------------------------------------------------------
 
 @_layer("Convolution")
@@ -128,11 +154,54 @@ def _convolution(st, layer, name, bottoms):
         raise _fail(layer, f"convolution_param.group {p.group} does not divide {channels} inputs "
                            f"and {p.num_output} outputs")
     wshape = (p.num_output, channels // p.group) + kernel
-    weight = _param(st, layer, 0, name + "_weight", wshape, wshape)
-    bias = _param(st, layer, 1, name + "_bias", (p.num_output,), (p.num_output,)) if p.bias_term else None
+    reverse_input = bottoms[0].name in st.reversed
+    if reverse_input and p.group != 1:
+        raise _fail(layer, "a grouped convolution on the input cannot take RGB input (--rgb)")
+    in_flip = (lambda a: a[:, ::-1]) if reverse_input else (lambda a: a)
+    fold = st.folds.get(layer.name)
+    if fold is None:
+        weight = _param(st, layer, 0, name + "_weight", wshape, wshape,
+                        transform=lambda w: in_flip(w[layer.name][0].reshape(wshape)))
+        bias = _param(st, layer, 1, name + "_bias", (p.num_output,), (p.num_output,)) \
+            if p.bias_term else None
+    else:
+        gain, shift = _folded_affine(layer.name, fold, p.bias_term, p.num_output)
+        weight = _param(st, layer, 0, name + "_weight", wshape, wshape,
+                        transform=lambda w: in_flip(w[layer.name][0].reshape(wshape))
+                        * gain(w)[:, None, None, None])
+        if p.bias_term:  # the bias blob is still checked
+            st.specs.append(ParamSpec(layer.name, layer.type, 1, "", (p.num_output,), (p.num_output,)))
+        bias = mx.sym.Variable(name + "_bias", shape=(p.num_output,))
+        # A new bias computed from conv, BatchNorm and Scale blobs (the size check is on blob 0).
+        st.specs.append(ParamSpec(layer.name, layer.type, 0, name + "_bias", (p.num_output,), wshape,
+                                  transform=shift))
     return [mx.sym.Convolution(bottoms[0], weight=weight, bias=bias, name=name, kernel=kernel,
                                stride=stride, pad=pad, dilate=dilate, num_filter=p.num_output,
-                               num_group=p.group, no_bias=not p.bias_term)]
+                               num_group=p.group, no_bias=bias is None)]
+
+
+def _folded_affine(conv: str, fold, has_bias: bool, channels: int):
+    """Per-output-channel gain and new bias of a convolution with BatchNorm (+ Scale) folded in.
+
+    ``BN(conv(x)) = conv(x) * g + (b - mean) * g`` with ``g = 1 / sqrt(var + eps)``, and a Scale
+    ``gamma * y + beta`` multiplies ``g`` by ``gamma`` and adds ``beta``: exact algebra, so the
+    folded network equals the unfolded one up to float rounding.
+    """
+    bn, scale, eps = fold
+
+    def gain(w):
+        _, var = bn_statistics(w[bn])
+        g = 1.0 / np.sqrt(var + eps)
+        return g * w[scale][0].reshape(-1) if scale else g
+
+    def shift(w):
+        mean, _ = bn_statistics(w[bn])
+        bias = w[conv][1].reshape(-1) if has_bias else np.zeros(channels, np.float32)
+        out = (bias - mean) * gain(w)
+        if scale and len(w[scale]) > 1:
+            out = out + w[scale][1].reshape(-1)
+        return out
+    return gain, shift
 
 
 @_layer("InnerProduct")
@@ -151,13 +220,14 @@ def _inner_product(st, layer, name, bottoms):
 def _relu(st, layer, name, bottoms):
     slope = layer.relu_param.negative_slope
     if slope:
-        return [mx.sym.LeakyReLU(bottoms[0], act_type="leaky", slope=slope, name=name)]
-    return [mx.sym.Activation(bottoms[0], act_type="relu", name=name)]
+        return _keep_reversed(st, bottoms, [mx.sym.LeakyReLU(bottoms[0], act_type="leaky", slope=slope,
+                                                              name=name)])
+    return _keep_reversed(st, bottoms, [mx.sym.Activation(bottoms[0], act_type="relu", name=name)])
 
 
 @_layer("ReLU6")
 def _relu6(st, layer, name, bottoms):
-    return [mx.sym.clip(bottoms[0], 0.0, 6.0, name=name)]
+    return _keep_reversed(st, bottoms, [mx.sym.clip(bottoms[0], 0.0, 6.0, name=name)])
 
 
 @_layer("Sigmoid")
@@ -177,8 +247,8 @@ def _pooling(st, layer, name, bottoms):
     if p.pool not in pool_types:
         raise _fail(layer, "pooling_param.pool STOCHASTIC is not supported")
     if p.global_pooling:
-        return [mx.sym.Pooling(bottoms[0], global_pool=True, kernel=(1, 1), pool_type=pool_types[p.pool],
-                               name=name)]
+        return _keep_reversed(st, bottoms, [mx.sym.Pooling(
+            bottoms[0], global_pool=True, kernel=(1, 1), pool_type=pool_types[p.pool], name=name)])
     kernel = _pair(layer, [p.kernel_size] if p.HasField("kernel_size") else [], p.kernel_h, p.kernel_w,
                    0, "pooling_param.kernel_size")
     stride = _pair(layer, [p.stride], p.stride_h, p.stride_w, 1, "pooling_param.stride")
@@ -197,20 +267,24 @@ def _pooling(st, layer, name, bottoms):
     if tuple(got) != tuple(want):
         out = mx.sym.slice(out, begin=(None, None, 0, 0), end=(None, None, want[0], want[1]),
                            name=name + "_caffe_size")
-    return [out]
+    return _keep_reversed(st, bottoms, [out])
+
+
+def bn_statistics(blobs: List[np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of a Caffe BatchNorm layer: running sums divided by the factor blob."""
+    factor = float(blobs[2].reshape(-1)[0]) if len(blobs) > 2 else 1.0
+    inv = 0.0 if factor == 0 else 1.0 / factor
+    return blobs[0].reshape(-1) * inv, blobs[1].reshape(-1) * inv
 
 
 @_layer("BatchNorm")
 def _batch_norm(st, layer, name, bottoms):
     channels = st.shape(bottoms[0])[1]
     eps = layer.batch_norm_param.eps
+    flip = _reverse(st, layer, bottoms)
 
     def stat(i):
-        # Caffe stores running sums; blob 2 is the scale factor to divide them by.
-        def fn(blobs):
-            factor = float(blobs[2].reshape(-1)[0]) if len(blobs) > 2 else 1.0
-            return blobs[i].reshape(-1) * (0.0 if factor == 0 else 1.0 / factor)
-        return fn
+        return lambda w: flip(bn_statistics(w[layer.name])[i])
     mean = _param(st, layer, 0, name + "_moving_mean", (channels,), (channels,), aux=True,
                   transform=stat(0))
     var = _param(st, layer, 1, name + "_moving_var", (channels,), (channels,), aux=True, transform=stat(1))
@@ -219,10 +293,10 @@ def _batch_norm(st, layer, name, bottoms):
     gamma, beta = name + "_gamma", name + "_beta"
     st.constants[gamma] = np.ones(channels, np.float32)
     st.constants[beta] = np.zeros(channels, np.float32)
-    return [mx.sym.BatchNorm(bottoms[0], gamma=mx.sym.Variable(gamma, shape=(channels,)),
-                             beta=mx.sym.Variable(beta, shape=(channels,)), moving_mean=mean,
-                             moving_var=var, eps=eps, use_global_stats=True, fix_gamma=False,
-                             name=name)]
+    return _keep_reversed(st, bottoms, [mx.sym.BatchNorm(
+        bottoms[0], gamma=mx.sym.Variable(gamma, shape=(channels,)),
+        beta=mx.sym.Variable(beta, shape=(channels,)), moving_mean=mean, moving_var=var, eps=eps,
+        use_global_stats=True, fix_gamma=False, name=name)])
 
 
 @_layer("Scale")
@@ -231,12 +305,15 @@ def _scale(st, layer, name, bottoms):
     if len(bottoms) != 1 or p.axis != 1 or p.num_axes != 1:
         raise _fail(layer, "scale_param with two bottoms or axis/num_axes other than 1/1")
     channels = st.shape(bottoms[0])[1]
-    gamma = _param(st, layer, 0, name + "_gamma", (1, channels, 1, 1), (channels,))
+    flip = _reverse(st, layer, bottoms)
+    gamma = _param(st, layer, 0, name + "_gamma", (1, channels, 1, 1), (channels,),
+                   transform=lambda w: flip(w[layer.name][0].reshape(-1)))
     out = mx.sym.broadcast_mul(bottoms[0], gamma)
     if p.bias_term:
-        beta = _param(st, layer, 1, name + "_beta", (1, channels, 1, 1), (channels,))
+        beta = _param(st, layer, 1, name + "_beta", (1, channels, 1, 1), (channels,),
+                      transform=lambda w: flip(w[layer.name][1].reshape(-1)))
         out = mx.sym.broadcast_add(out, beta)
-    return [mx.sym.identity(out, name=name)]
+    return _keep_reversed(st, bottoms, [mx.sym.identity(out, name=name)])
 
 
 @_layer("Normalize")
@@ -423,17 +500,71 @@ def _in_test_phase(layer) -> bool:
     return not any(rule.HasField("phase") and rule.phase == 1 for rule in layer.exclude)
 
 
-def build(net, batch_size: int = 1, input_hw: Optional[Tuple[int, int]] = None) -> Graph:
+def _first_consumer(layers, start: int, blob: str):
+    """Index of the first layer after ``start`` reading ``blob``, and whether any other reads it."""
+    readers = [i for i in range(start + 1, len(layers)) if blob in layers[i].bottom]
+    return (readers[0] if readers else None), readers[1:]
+
+
+def find_folds(net) -> Dict[str, Tuple[str, Optional[str], float]]:
+    """Convolution -> (BatchNorm, Scale or None, eps) chains that fold exactly into the convolution.
+
+    A chain folds when the BatchNorm (and the Scale after it) is the only reader of the
+    convolution's (and the BatchNorm's) output, in place or not.
+    """
+    layers = [layer for layer in net.layer if _in_test_phase(layer)]
+    folds = {}
+    for i, conv in enumerate(layers):
+        if conv.type != "Convolution" or len(conv.top) != 1:
+            continue
+        j, others = _first_consumer(layers, i, conv.top[0])
+        if j is None or layers[j].type != "BatchNorm" or (others and layers[j].top[0] != conv.top[0]):
+            continue
+        bn = layers[j]
+        k, more = _first_consumer(layers, j, bn.top[0])
+        scale = None
+        if k is not None and layers[k].type == "Scale" and len(layers[k].bottom) == 1 and \
+                (not more or layers[k].top[0] == bn.top[0]):
+            scale = layers[k].name
+        folds[conv.name] = (bn.name, scale, bn.batch_norm_param.eps)
+    return folds
+
+
+def build(net, batch_size: int = 1, input_hw: Optional[Tuple[int, int]] = None, *,
+          fold_batchnorm: bool = False, rgb_input: bool = False, detection: bool = True) -> Graph:
     """Convert a parsed NetParameter (deploy prototxt) into a Graph.
 
-    ``input_hw`` overrides the prototxt's input height and width (priors and
-    reshapes follow, as when Caffe or OpenCV reshape the net).
+    Parameters
+    ----------
+    net : NetParameter
+    batch_size : int
+        Batch of the shape inference (the symbol itself takes any batch).
+    input_hw : (int, int), optional
+        Overrides the prototxt's input height and width (priors and reshapes
+        follow, as when Caffe or OpenCV reshape the net).
+    fold_batchnorm : bool
+        Fold BatchNorm (+ Scale) layers that follow a convolution into its
+        weights and bias (exact algebra; fewer operators at inference).
+    rgb_input : bool
+        The converted model takes RGB input: the layers reading the input
+        get their per-channel parameters reversed (Caffe models take BGR).
+    detection : bool
+        Require a DetectionOutput layer and output its detections; ``False``
+        outputs the last layer's top instead (parts of networks, tests).
     """
     input_name, shape = _input_shape(net)
     if len(shape) != 4 or shape[1] != 3:
         raise ConversionError(f"input {input_name!r} has shape {shape}; a (N, 3, H, W) image is expected")
     st = _State(input_shape=(batch_size, 3) + tuple(input_hw or shape[2:]), input_name=input_name)
     st.blobs[input_name] = mx.sym.var("data")
+    if rgb_input:
+        st.reversed.add("data")
+    if fold_batchnorm:
+        for conv, (bn, scale, eps) in find_folds(net).items():
+            st.folds[conv] = (bn, scale, eps)
+            st.folded[bn] = conv
+            if scale:
+                st.folded[scale] = conv
     outputs: Dict[str, mx.sym.Symbol] = {}
     result = None
     for layer in net.layer:
@@ -446,19 +577,38 @@ def build(net, batch_size: int = 1, input_hw: Optional[Tuple[int, int]] = None) 
         missing = [b for b in layer.bottom if b not in st.blobs]
         if missing:
             raise _fail(layer, f"bottom blob(s) {missing} are produced by no earlier layer")
+        bottoms = [st.blobs[b] for b in layer.bottom]
+        if layer.name in st.folded:  # its parameters went into the convolution before it
+            _check_folded_blobs(st, layer, bottoms)
+            st.blobs[layer.top[0]] = bottoms[0]
+            continue
+        reversed_in = [b for b, s in zip(layer.bottom, bottoms) if s.name in st.reversed]
+        if reversed_in and layer.type not in _CHANNEL_SAFE:
+            raise _fail(layer, f"reads the input's channels ({reversed_in[0]}) in a way RGB input "
+                               f"cannot be folded into (--rgb works through {', '.join(_CHANNEL_SAFE)})")
         name = st.unique(layer.name)
-        tops = builder(st, layer, name, [st.blobs[b] for b in layer.bottom])
+        tops = builder(st, layer, name, bottoms)
         if layer.type != "Silence" and len(tops) != len(layer.top):
             raise _fail(layer, f"{len(layer.top)} tops, {len(tops)} expected")
         for top, sym in zip(layer.top, tops):
             st.blobs[top] = sym
         if tops:
             outputs[layer.name] = tops[0]
-        if layer.type == "DetectionOutput":
+        if layer.type == "DetectionOutput" or (not detection and tops):
             result = tops[0]
     if result is None:
-        raise ConversionError("the prototxt has no DetectionOutput layer")
+        raise ConversionError("the prototxt has no DetectionOutput layer" if detection else
+                              "the prototxt has no layers")
     return Graph(result, st.input_shape, st.specs, st.constants, outputs, st.detection, input_name)
+
+
+def _check_folded_blobs(st, layer, bottoms):
+    """Shape checks for the blobs of a folded BatchNorm or Scale layer."""
+    channels = st.shape(bottoms[0])[1]
+    shapes = [(channels,), (channels,), (1,)] if layer.type == "BatchNorm" else \
+        [(channels,)] * (2 if layer.scale_param.bias_term else 1)
+    for i, shape in enumerate(shapes):
+        st.specs.append(ParamSpec(layer.name, layer.type, i, "", shape, shape))
 
 
 def fill(graph: Graph, weights: Dict[str, List[np.ndarray]], where: str = "caffemodel"):
@@ -478,7 +628,7 @@ def fill(graph: Graph, weights: Dict[str, List[np.ndarray]], where: str = "caffe
                                   f"{spec.caffe_shape}")
         if not spec.name:
             continue
-        value = spec.transform(blobs) if spec.transform else blob
+        value = spec.transform(weights) if spec.transform else blob
         (auxs if spec.aux else args)[spec.name] = mx.nd.array(
             np.asarray(value, np.float32).reshape(spec.shape))
     for name, value in graph.constants.items():
