@@ -210,3 +210,20 @@ def test_unsupported_layer_and_field_name_the_layer(tiny_weights, tmp_path, caps
 def test_class_names_must_match_the_model(tiny_weights, tmp_path, capsys):
     assert convert_main([str(TINY), str(tiny_weights), str(tmp_path / "m"), "--class-names", "voc"]) == 2
     assert "gives 20 names; the model has 6 foreground classes" in capsys.readouterr().err
+
+
+def test_inner_product_equals_opencv(tmp_path):
+    prototxt = tmp_path / "fc.prototxt"
+    prototxt.write_text('''input: "data" input_shape { dim: 1 dim: 3 dim: 4 dim: 4 }
+        layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc"
+                inner_product_param { num_output: 5 } }''')
+    net = read_prototxt(prototxt)
+    graph = build(net, detection=False)
+    rng = np.random.default_rng(0)
+    weights = {"fc": [rng.normal(size=(5, 48)).astype(np.float32), rng.normal(size=5).astype(np.float32)]}
+    write_caffemodel(tmp_path / "fc.caffemodel", net, weights)
+    x = probe_input((1, 3, 4, 4))
+    ours = graph.symbol.eval(data=mx.nd.array(x), **fill(graph, weights)[0])[0].asnumpy()
+    theirs = opencv_forward(prototxt, tmp_path / "fc.caffemodel", x, ["fc"])["fc"]
+    np.testing.assert_allclose(ours, theirs.reshape(ours.shape), atol=1e-5)
+    np.testing.assert_allclose(ours[0], weights["fc"][0] @ x.reshape(-1) + weights["fc"][1], atol=1e-5)
