@@ -88,3 +88,20 @@ def load_voc(root: Path, split: str, class_names: Sequence[str]) -> List[ImageRe
     records = [parse_annotation(root / "Annotations" / f"{i}.xml", class_names)
                for i in image_set_ids(root, split)]
     return records
+
+
+def scan_class_names(root: Path, split: str) -> tuple:
+    """The object names used in ``split``'s annotations, sorted: for VOC folders without a class list."""
+    root = Path(root)
+    names = set()
+    for image_id in image_set_ids(root, split):
+        xml_path = root / "Annotations" / f"{image_id}.xml"
+        try:
+            tree = ET.parse(xml_path)
+        except (ET.ParseError, OSError) as err:
+            raise DatasetError(f"{xml_path}: cannot read annotation: {err}") from None
+        names.update((n.text or "").strip() for n in tree.getroot().iter("name")
+                     if n.text and n.text.strip())
+    if not names:
+        raise DatasetError(f"{root}: no object names in the {split!r} annotations")
+    return tuple(sorted(names))

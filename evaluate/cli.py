@@ -1,85 +1,136 @@
-"""Evaluate a detector: VOC07 11-point and area-under-curve mAP per class.
+"""Evaluate a detector: VOC07 / VOC area mAP and COCO AP per class.
 
 The command line of ``evaluate.py``; usage examples are in that file.
 """
 import argparse
+import json
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
+import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
 from common import cli
-from common.atomic import write_json
+from common.atomic import write_json, write_text
+from dataset.coco import load_coco, read_json
 from dataset.iterator import DetRecordIter
-from dataset.recordio import normalized_objects
 from dataset.records import DatasetError
 from dataset.voc import load_voc
 from detect.model import detector_from_args
+from evaluate.coco_eval import COCOEvaluator
+from evaluate.plots import plot_pr_curves, save_examples
 from evaluate.report import format_table, summary
-from evaluate.runner import evaluate_module
+from evaluate.runner import Sample, evaluate_module, evaluate_records
 from evaluate.voc_ap import VOCEvaluator
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Evaluate a detector (VOC mAP).")
+    p = argparse.ArgumentParser(description="Evaluate a detector (VOC mAP and COCO AP).")
     cli.add_model_args(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--rec", type=Path, help="packed evaluation set (.rec)")
     src.add_argument("--voc-root", type=Path, help="VOC folder (Annotations/, JPEGImages/, ImageSets/)")
+    src.add_argument("--coco-json", type=Path, help="COCO instances json (with --image-root)")
     p.add_argument("--split", default="test", help="image set of --voc-root (default: test)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a true positive")
+    p.add_argument("--image-root", type=Path, default=None,
+                   help="folder the --coco-json file names are relative to")
+    p.add_argument("--batch-size", type=int, default=8, help="batch of --rec evaluation")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a VOC true positive")
+    p.add_argument("--coco", action=argparse.BooleanOptionalAction, default=True,
+                   help="also compute COCO AP@[.5:.95] with pycocotools")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    p.add_argument("--coco-results", type=Path, default=None,
+                   help="write the detections in COCO results format (json) here")
+    p.add_argument("--plot-dir", type=Path, default=None, help="write precision-recall plots here")
+    p.add_argument("--examples", type=int, default=0, metavar="N",
+                   help="with --plot-dir: a grid of the first N images, ground truth vs predictions")
+    p.add_argument("--examples-thresh", type=float, default=0.3, help="score threshold of drawn predictions")
     cli.add_detection_args(p)
     cli.add_device_args(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
     return p
 
 
-def _evaluate_rec(detector, rec: Path, evaluator, batch_size: int, progress: bool):
+def _evaluate_rec(detector, rec: Path, evaluators, batch_size: int, progress: bool, keep: int):
     meta = detector.meta
     bgr = meta.channel_order == "BGR"
     # The iterator normalizes RGB; a BGR model's mean/std are given in its own order.
     mean, std = (meta.mean[::-1], meta.std[::-1]) if bgr else (meta.mean, meta.std)
     it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=mean, std=std,
                        wrap_last_batch=False)
-    return evaluate_module(detector.module, it, evaluator, progress=progress, bgr=bgr)
+    return evaluate_module(detector.module, it, evaluators, progress=progress, bgr=bgr, keep=keep)
 
 
-def _evaluate_voc(detector, root: Path, split: str, evaluator, progress: bool):
-    records = load_voc(root, split, detector.meta.class_names)
-    for record in tqdm(records, desc="evaluating", unit="img", disable=not progress, leave=False):
-        image = cv2.imread(str(record.path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DatasetError(f"{record.path}: not a readable image")
-        dets = detector.detect([image])[0]
-        h, w = image.shape[:2]
-        dets[:, 2:6] /= np.array([w, h, w, h], np.float32)
-        evaluator.update(dets, normalized_objects(record), (w, h))
-    return evaluator
+def _rec_images(rec: Path, count: int) -> List[np.ndarray]:
+    """The first ``count`` images of a .rec, BGR."""
+    reader = mx.recordio.MXRecordIO(str(rec), "r")
+    images = []
+    try:
+        while len(images) < count:
+            item = reader.read()
+            if item is None:
+                break
+            _, image = mx.recordio.unpack_img(item, cv2.IMREAD_COLOR)
+            images.append(image)
+    finally:
+        reader.close()
+    return images
+
+
+def _run(args, detector):
+    """Evaluators filled over the chosen data, and the kept samples with their images."""
+    names = detector.meta.class_names
+    voc = VOCEvaluator(names, iou_thresh=args.iou)
+    keep = args.examples if args.plot_dir else 0
+    if args.coco_json:
+        if args.image_root is None:
+            raise ValueError("--coco-json needs --image-root")
+        data = load_coco(args.coco_json, args.image_root)
+        if data.categories.names != names:
+            raise ValueError(f"{args.coco_json}: categories {list(data.categories.names)} differ from "
+                             f"the model's classes {list(names)}")
+        coco = COCOEvaluator(names, data.categories.ids, ground_truth=read_json(args.coco_json))
+        samples = evaluate_records(detector, data.records, [voc, coco], image_ids=data.image_ids,
+                                   progress=args.progress, keep=keep)
+        return voc, coco, samples, [cv2.imread(s.path) for s in samples]
+    coco = COCOEvaluator(names) if args.coco else None
+    evaluators = [voc] + ([coco] if coco else [])
+    if args.rec:
+        samples = _evaluate_rec(detector, args.rec, evaluators, args.batch_size, args.progress, keep)
+        return voc, coco, samples, _rec_images(args.rec, len(samples))
+    records = load_voc(args.voc_root, args.split, names)
+    samples = evaluate_records(detector, records, evaluators, progress=args.progress, keep=keep)
+    return voc, coco, samples, [cv2.imread(s.path) for s in samples]
+
+
+def _write_outputs(args, voc, coco, samples: List[Sample], images, result) -> None:
+    if args.json:
+        write_json(args.json, result)
+    if args.coco_results and coco is not None:
+        write_text(args.coco_results, json.dumps(coco.results) + "\n")
+    if args.plot_dir:
+        written = plot_pr_curves(voc, args.plot_dir)
+        if samples:
+            written.append(save_examples(images, samples, voc.class_names, args.plot_dir / "examples.jpg",
+                                         thresh=args.examples_thresh))
+        print(f"wrote {len(written)} plots to {args.plot_dir}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     cli.setup_logging()
     try:
-        batch = args.batch_size if args.rec else 1
-        detector = detector_from_args(args, batch_size=batch)
-        evaluator = VOCEvaluator(detector.meta.class_names, iou_thresh=args.iou)
-        if args.rec:
-            _evaluate_rec(detector, args.rec, evaluator, batch, args.progress)
-        else:
-            _evaluate_voc(detector, args.voc_root, args.split, evaluator, args.progress)
+        detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)
+        voc, coco, samples, images = _run(args, detector)
+        result = summary(voc)
+        if coco is not None:
+            result["coco"] = coco.evaluate()
     except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
         return cli.print_error(err)
-    result = summary(evaluator)
-    result.update(model=str(args.prefix), epoch=detector.epoch, data=str(args.rec or args.voc_root))
-    print(f"{args.prefix} (epoch {detector.epoch}) on {args.rec or args.voc_root}: "
-          f"{evaluator.num_images} images")
+    data = args.rec or args.voc_root or args.coco_json
+    result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
+    print(f"{args.prefix} (epoch {detector.epoch}) on {data}: {voc.num_images} images")
     print(format_table(result))
-    if args.json:
-        write_json(args.json, result)
+    _write_outputs(args, voc, coco, samples, images, result)
     return 0
-

@@ -1,14 +1,36 @@
-"""Running a bound detection module over a DetRecordIter into a VOCEvaluator."""
+"""Running a detector over an evaluation set into one or more evaluators.
+
+An evaluator is anything with ``update(detections, ground_truth, image_size,
+...)``: ``VOCEvaluator`` and ``COCOEvaluator``. Detections and ground truth
+are normalized; ``image_size`` is ``(width, height)`` in pixels.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import cv2
 import mxnet as mx
+import numpy as np
 from tqdm import tqdm
 
-from evaluate.voc_ap import VOCEvaluator
+from dataset.recordio import normalized_objects
+from dataset.records import DatasetError, ImageRecord
 
 
-def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
-                    *, progress: bool = False, bgr: bool = False) -> VOCEvaluator:
+@dataclass
+class Sample:
+    """One evaluated image, kept for pictures of ground truth vs predictions."""
+
+    detections: np.ndarray     # (K, 6) normalized
+    ground_truth: np.ndarray   # (M, 6) normalized
+    image_size: tuple          # (width, height)
+    index: int                 # position in the evaluation set
+    path: Optional[str] = None
+
+
+def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bool = False,
+                    bgr: bool = False, keep: int = 0) -> List[Sample]:
     """Forward every batch of ``iterator`` and add each real (non-padding) image.
 
     Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
@@ -17,8 +39,10 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
     with the iterator's batch size (``bgr``: the model takes BGR, the iterator's
     RGB channels are reversed); ground truth comes from the batch label
     (B, M, 6) and boxes are compared in the original pixels when the batch
-    carries ``image_sizes``.
+    carries ``image_sizes``. Returns the first ``keep`` images' samples.
     """
+    evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
+    kept, index = [], 0
     for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
         data = [mx.nd.flip(batch.data[0], axis=1)] if bgr else batch.data
         module.forward(mx.io.DataBatch(data), is_train=False)
@@ -27,5 +51,33 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluator: VOCEvaluator,
         real = dets.shape[0] - (batch.pad or 0)
         sizes = getattr(batch, "image_sizes", None)
         for i in range(real):
-            evaluator.update(dets[i], labels[i], None if sizes is None else tuple(sizes[i]))
-    return evaluator
+            size = None if sizes is None else tuple(int(v) for v in sizes[i])
+            for ev in evaluators:
+                ev.update(dets[i], labels[i], size)
+            if len(kept) < keep:
+                kept.append(Sample(dets[i], labels[i], size, index))
+            index += 1
+    return kept
+
+
+def evaluate_records(detector, records: Sequence[ImageRecord], evaluators, *, image_ids=None,
+                     progress: bool = False, keep: int = 0) -> List[Sample]:
+    """Detect on every record's image file and add it to ``evaluators``.
+
+    ``image_ids`` (COCO ids, one per record) are passed to evaluators that take them.
+    """
+    kept = []
+    for k, record in enumerate(tqdm(records, desc="evaluating", unit="img", disable=not progress,
+                                    leave=False)):
+        image = cv2.imread(str(record.path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DatasetError(f"{record.path}: not a readable image")
+        dets = detector.detect([image])[0]
+        h, w = image.shape[:2]
+        dets[:, 2:6] /= np.array([w, h, w, h], np.float32)
+        gt = normalized_objects(record)
+        for ev in evaluators:
+            ev.update(dets, gt, (w, h), image_id=None if image_ids is None else image_ids[k])
+        if len(kept) < keep:
+            kept.append(Sample(dets, gt, (w, h), k, str(record.path)))
+    return kept

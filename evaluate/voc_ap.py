@@ -30,6 +30,17 @@ def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
+def descending(scores: np.ndarray) -> np.ndarray:
+    """Indices by decreasing score, ties broken as GluonCV's VOC metrics do.
+
+    The reverse of NumPy's default (ascending) argsort, both within an image
+    and over the pooled detections of a class; the devkit's MATLAB sort keeps
+    tied detections in input order instead, which gives another, equally
+    valid AP when scores tie.
+    """
+    return np.argsort(scores)[::-1]
+
+
 def voc07_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     """11-point interpolated AP: mean over r in {0, 0.1, ..., 1} of max precision at recall >= r."""
     ap = 0.0
@@ -69,8 +80,9 @@ class VOCEvaluator:
         self._num_gt = np.zeros(n, dtype=np.int64)
         self.num_images = 0
 
-    def update(self, detections: np.ndarray, ground_truth: np.ndarray, image_size=None) -> None:
-        """Add one image.
+    def update(self, detections: np.ndarray, ground_truth: np.ndarray, image_size=None,
+               image_id=None) -> None:
+        """Add one image (``image_id`` is accepted for symmetry with ``COCOEvaluator``).
 
         Parameters
         ----------
@@ -101,7 +113,7 @@ class VOCEvaluator:
             det_c = dets[dets[:, 0] == c]
             if not len(det_c):
                 continue
-            det_c = det_c[np.argsort(-det_c[:, 1], kind="stable")]
+            det_c = det_c[descending(det_c[:, 1])]
             self._scores[c].extend(det_c[:, 1].tolist())
             self._matches[c].extend(self._match(det_c[:, 2:6], gt_c, diff_c, offset))
 
@@ -131,8 +143,7 @@ class VOCEvaluator:
             return None
         scores = np.array(self._scores[c])
         matches = np.array(self._matches[c], dtype=np.int64)
-        order = np.argsort(-scores, kind="stable")
-        matches = matches[order]
+        matches = matches[descending(scores)]
         matches = matches[matches >= 0]
         tp = np.cumsum(matches == 1)
         fp = np.cumsum(matches == 0)

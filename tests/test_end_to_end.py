@@ -47,3 +47,26 @@ def test_prepare_dataset_reports_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "000001.xml: malformed XML" in err
     assert not (tmp_path / "t.rec").exists()
+
+
+@pytest.mark.e2e
+def test_coco_format_dataset_trains_and_evaluates(voc_root, tmp_path, capsys):
+    """The synthetic set in COCO format: convert, pack, train, evaluate with COCO AP."""
+    from tools import voc_to_coco
+    images = voc_root / "JPEGImages"
+    for split, name in (("trainval", "train"), ("test", "val")):
+        assert voc_to_coco.main(["--root", str(voc_root), "--split", split, "--first-id", "11",
+                                 "--out", str(tmp_path / f"instances_{split}.json")]) == 0
+        assert prepare_dataset.main(["--dataset", "coco", "--root", str(images), "--annotations",
+                                     str(tmp_path / f"instances_{split}.json"), "--out",
+                                     str(tmp_path / f"{name}.rec"), "--no-progress"]) == 0
+    prefix = tmp_path / "ssd"
+    assert train.main(["--train-rec", str(tmp_path / "train.rec"), "--network", "vgg16_reduced_tiny",
+                       "--batch-size", "8", "--epochs", "1", "--optimizer", "adam", "--lr", "0.002",
+                       "--lr-steps", "", "--warmup-epochs", "0", "--prefix", str(prefix),
+                       "--no-progress"]) == 0
+    capsys.readouterr()
+    assert evaluate.main(["--prefix", str(prefix), "--coco-json", str(tmp_path / "instances_test.json"),
+                          "--image-root", str(images), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "COCO: AP " in out and "AP50" in out and "12 images" in out

@@ -23,3 +23,37 @@ def test_rec_and_voc_folder_give_the_same_map(checkpoint, packed, voc_root, tmp_
 def test_evaluate_errors(checkpoint, tmp_path, capsys):
     assert evaluate.main(["--prefix", str(checkpoint), "--rec", str(tmp_path / "none.rec")]) == 2
     assert "none.rec: not found" in capsys.readouterr().err
+
+
+def test_coco_json_source_plots_examples_and_results(checkpoint, voc_root, tmp_path, capsys):
+    from evaluate.coco_eval import COCOEvaluator  # noqa: F401  (pycocotools present)
+    from tools import voc_to_coco
+    ann = tmp_path / "instances_test.json"
+    voc_to_coco.main(["--root", str(voc_root), "--split", "test", "--out", str(ann), "--first-id", "3"])
+    capsys.readouterr()
+    report, results, plots = tmp_path / "r.json", tmp_path / "dt.json", tmp_path / "plots"
+    assert evaluate.main(["--prefix", str(checkpoint), "--coco-json", str(ann), "--image-root",
+                          str(voc_root / "JPEGImages"), "--json", str(report), "--coco-results", str(results),
+                          "--plot-dir", str(plots), "--examples", "6", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "COCO AP" in text and "COCO: AP " in text and "wrote 8 plots" in text
+    result = json.loads(report.read_text())
+    assert result["num_images"] == 12 and 0 <= result["coco"]["stats"]["AP"] <= 1
+    rows = json.loads(results.read_text())
+    assert rows and {r["category_id"] for r in rows} <= set(range(3, 9))
+    assert all(len(r["bbox"]) == 4 and r["bbox"][2] >= 0 for r in rows)
+    # the COCO numbers are pycocotools' on the original json and these results
+    from tests.evaluate.test_coco_eval import _pycocotools
+    assert _pycocotools(ann, results)["AP"] == pytest.approx(result["coco"]["stats"]["AP"], abs=1e-12)
+    import cv2
+    grid = cv2.imread(str(plots / "examples.jpg"))
+    assert grid.shape == (2 * 320, 4 * 320, 3)
+    assert sorted(p.name for p in plots.glob("pr_*.png"))[-1] == "pr_triangle.png"
+
+
+def test_coco_categories_must_match_the_model(checkpoint, voc_root, tmp_path, capsys):
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps({"images": [], "annotations": [], "categories": [{"id": 1, "name": "cat"}]}))
+    assert evaluate.main(["--prefix", str(checkpoint), "--coco-json", str(ann), "--image-root",
+                          str(tmp_path)]) == 2
+    assert "categories ['cat'] differ from the model's classes" in capsys.readouterr().err

@@ -1,36 +1,54 @@
-"""Pack a dataset into RecordIO for training and evaluation.
+"""Pack a detection dataset (VOC folder, COCO json or list file) into RecordIO.
 
 Usage::
 
     python -m tools.prepare_dataset --dataset voc --root data/VOCdevkit/synthetic \\
         --split trainval --out data/synthetic/train.rec
+    python -m tools.prepare_dataset --dataset coco --root images/ \\
+        --annotations instances_train.json --out data/coco/train.rec
+    python -m tools.prepare_dataset --dataset list --root images/ --annotations train.txt \\
+        --class-names cat,dog --out data/pets/train.rec
 
 Writes ``<out>`` (``.rec``), ``.idx``, a ``.json`` sidecar (class names,
 image count, largest object count) and, with ``--lst``, an MXNet ``.lst``.
+Items that are skipped or changed (COCO crowd boxes with ``--crowd skip``,
+boxes under a pixel, boxes clipped to the image) are reported with the reason.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from common import cli
+from dataset.coco import load_coco
+from dataset.listfile import load_list
 from dataset.recordio import pack_records, write_lst
-from dataset.records import DatasetError, read_class_names
-from dataset.voc import load_voc
+from dataset.records import DatasetError, ImageRecord, read_class_names
+from dataset.voc import load_voc, scan_class_names
+
+log = logging.getLogger("prepare_dataset")
+#: Skipped items listed one by one before the rest are only counted.
+SHOW_SKIPPED = 20
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Pack a detection dataset into RecordIO.")
-    p.add_argument("--dataset", choices=("voc",), default="voc", help="input format")
+    p.add_argument("--dataset", choices=("voc", "coco", "list"), default="voc", help="input format")
     p.add_argument("--root", type=Path, required=True,
-                   help="VOC folder holding Annotations/, JPEGImages/, ImageSets/Main/")
-    p.add_argument("--split", action="append", required=True,
-                   help="image set name (ImageSets/Main/<split>.txt); repeat to concatenate")
+                   help="voc: the folder holding Annotations/, JPEGImages/, ImageSets/Main/; "
+                        "coco and list: the folder image paths are relative to")
+    p.add_argument("--split", action="append", default=None,
+                   help="voc: image set name (ImageSets/Main/<split>.txt); repeat to concatenate")
+    p.add_argument("--annotations", type=Path, default=None,
+                   help="coco: the instances json; list: the list file")
     p.add_argument("--class-names", default=None,
-                   help="comma-separated names or a file with one per line "
-                        "(default: <root>/classes.txt)")
+                   help="voc and list: comma-separated names, a file with one per line, voc or coco "
+                        "(voc default: <root>/classes.txt, else the names found in the annotations)")
+    p.add_argument("--crowd", choices=("ignore", "skip"), default="ignore",
+                   help="coco: keep crowd boxes as difficult (ignored in evaluation) or drop them")
     p.add_argument("--out", type=Path, required=True, help="output .rec path")
     p.add_argument("--lst", action=argparse.BooleanOptionalAction, default=False,
                    help="also write an MXNet .lst file beside the .rec")
@@ -38,21 +56,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def load(args) -> Tuple[List[ImageRecord], Tuple[str, ...], List[str]]:
+    """Records, class names and skipped-item reasons of the dataset the flags describe."""
+    if args.dataset == "voc":
+        if not args.split:
+            raise DatasetError("--dataset voc needs --split")
+        names = _voc_names(args)
+        return [r for split in args.split for r in load_voc(args.root, split, names)], names, []
+    if args.annotations is None:
+        raise DatasetError(f"--dataset {args.dataset} needs --annotations")
+    if args.dataset == "coco":
+        data = load_coco(args.annotations, args.root, crowd=args.crowd)
+        return data.records, data.categories.names, data.skipped
+    if not args.class_names:
+        raise DatasetError("--dataset list needs --class-names")
+    names = read_class_names(args.class_names)
+    return load_list(args.annotations, args.root, names), names, []
+
+
+def _voc_names(args) -> Tuple[str, ...]:
+    if args.class_names:
+        return read_class_names(args.class_names)
+    if (args.root / "classes.txt").is_file():
+        return read_class_names(str(args.root / "classes.txt"))
+    names = scan_class_names(args.root, args.split[0])
+    log.info("no class list given: using the %d names found in the annotations: %s",
+             len(names), ", ".join(names))
+    return names
+
+
+def report_skipped(skipped: Sequence[str]) -> None:
+    for reason in skipped[:SHOW_SKIPPED]:
+        log.warning("%s", reason)
+    if len(skipped) > SHOW_SKIPPED:
+        log.warning("... and %d more skipped or changed items", len(skipped) - SHOW_SKIPPED)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        names = read_class_names(args.class_names or str(args.root / "classes.txt"))
-        records = [r for split in args.split for r in load_voc(args.root, split, names)]
+        records, names, skipped = load(args)
+        report_skipped(skipped)
         info = pack_records(records, args.out, names, progress=args.progress)
         if args.lst:
             write_lst(records, args.out.with_suffix(".lst"), root=args.root)
     except DatasetError as err:
         return cli.print_error(err)
     print(f"{args.out}: {info['num_images']} images, {len(names)} classes, "
-          f"at most {info['max_objects']} objects per image")
+          f"at most {info['max_objects']} objects per image"
+          + (f"; {len(skipped)} items skipped or changed (listed above)" if skipped else ""))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -213,7 +213,8 @@ class Trainer:
             self._val_module.bind(val_iter.provide_data, for_training=False)
         args, auxs = self.module.get_params()
         self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)
-        evaluator = evaluate_module(self._val_module, val_iter, VOCEvaluator(c.class_names))
+        evaluator = VOCEvaluator(c.class_names)
+        evaluate_module(self._val_module, val_iter, evaluator)
         return evaluator.mean_ap("voc07")
 
     def meta(self) -> ModelMeta:

@@ -45,7 +45,11 @@ def test_ap_functions_on_perfect_and_empty_curves():
     assert voc07_ap(np.array([]), np.array([])) == 0.0
 
 
-def _random_case(seed, images=30, classes=4):
+def _random_case(seed, images=30, classes=4, tied=False):
+    """Random ground truth (with difficult objects and empty images) and detections near it.
+
+    ``tied`` rounds scores to one decimal, so many detections tie.
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(images):
@@ -64,19 +68,22 @@ def _random_case(seed, images=30, classes=4):
         if not n:
             xy2 = rng.uniform(0, 0.7, (k, 2))
             boxes = np.concatenate([xy2, xy2 + 0.1], axis=1)
-        dets = np.concatenate([cls[:, None], rng.random((k, 1)), boxes], axis=1)
+        scores = rng.random((k, 1))
+        dets = np.concatenate([cls[:, None], np.round(scores, 1) if tied else scores, boxes], axis=1)
         cases.append((dets, gt))
     return cases
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_equals_gluoncv_metrics(seed):
+@pytest.mark.parametrize("seed, tied", [(0, False), (1, False), (2, False), (3, True), (4, True)])
+def test_equals_gluoncv_metrics(seed, tied):
     from gluoncv.utils.metrics.voc_detection import VOC07MApMetric, VOCMApMetric
     names = ["a", "b", "c", "d"]
     ours = VOCEvaluator(names)
     g07, garea = VOC07MApMetric(0.5, names), VOCMApMetric(0.5, names)
     size = np.array([500, 375])  # VOC-like image, boxes compared in pixels
-    for dets, gt in _random_case(seed):
+    cases = _random_case(seed, tied=tied)
+    assert any(len(gt) == 0 for _, gt in cases) and any((gt[:, 5] > 0).any() for _, gt in cases if len(gt))
+    for dets, gt in cases:
         gt[:, 1:5] = np.round(gt[:, 1:5] * np.tile(size, 2)) / np.tile(size, 2)  # integer pixels
         ours.update(dets, gt, tuple(size))
         pix = lambda b: b * np.tile(size, 2)  # noqa: E731

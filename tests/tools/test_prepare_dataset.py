@@ -1,0 +1,83 @@
+"""prepare_dataset for the three input formats, and the VOC -> COCO converter."""
+import json
+import shutil
+
+import numpy as np
+
+from dataset.coco import load_coco
+from dataset.recordio import read_labels, read_sidecar
+from dataset.voc import load_voc
+from tools import prepare_dataset, voc_to_coco
+from tools.make_synthetic_voc import CLASSES
+
+
+def test_voc_to_coco_round_trip(voc_root, tmp_path):
+    out = tmp_path / "instances.json"
+    assert voc_to_coco.main(["--root", str(voc_root), "--split", "test", "--out", str(out),
+                             "--first-id", "5"]) == 0
+    data = load_coco(out, voc_root / "JPEGImages")
+    voc = load_voc(voc_root, "test", CLASSES)
+    assert data.categories.ids == tuple(range(5, 5 + len(CLASSES)))
+    assert [r.path for r in data.records] == [r.path for r in voc]
+    for coco_rec, voc_rec in zip(data.records, voc):
+        # VOC's inclusive 1-based pixels [xmin, xmax] are the continuous range [xmin - 1, xmax].
+        got = [(o.class_id, o.xmin + 1, o.ymin + 1, o.xmax, o.ymax, o.difficult) for o in coco_rec.objects]
+        want = [(o.class_id, o.xmin, o.ymin, o.xmax, o.ymax, o.difficult) for o in voc_rec.objects]
+        assert got == want
+    assert any(a["iscrowd"] for a in json.loads(out.read_text())["annotations"])  # difficult -> crowd
+
+
+def test_coco_packs_with_its_category_names(voc_root, tmp_path, capsys):
+    ann = tmp_path / "instances.json"
+    voc_to_coco.main(["--root", str(voc_root), "--split", "trainval", "--out", str(ann)])
+    data = json.loads(ann.read_text())
+    data["annotations"][0]["bbox"][2] += 10_000  # leaves the image: clipped and reported
+    ann.write_text(json.dumps(data))
+    rec = tmp_path / "train.rec"
+    assert prepare_dataset.main(["--dataset", "coco", "--root", str(voc_root / "JPEGImages"),
+                                 "--annotations", str(ann), "--out", str(rec), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "40 images, 6 classes" in out and "1 items skipped or changed" in out
+    assert read_sidecar(rec)["class_names"] == list(CLASSES)
+    labels = list(read_labels(rec))
+    assert len(labels) == 40 and labels[0][0, 3] == 1.0  # the clipped box ends at the right border
+
+
+def test_list_format_packs(voc_root, tmp_path):
+    records = load_voc(voc_root, "trainval", CLASSES)[:5]
+    listing = tmp_path / "train.txt"
+    listing.write_text("\n".join(
+        f"{r.path.name} " + " ".join(f"{o.xmin:g},{o.ymin:g},{o.xmax:g},{o.ymax:g},{o.class_id}"
+                                    for o in r.objects) for r in records) + "\n")
+    rec = tmp_path / "list.rec"
+    assert prepare_dataset.main(["--dataset", "list", "--root", str(voc_root / "JPEGImages"),
+                                 "--annotations", str(listing), "--class-names", ",".join(CLASSES),
+                                 "--out", str(rec), "--no-progress"]) == 0
+    labels = list(read_labels(rec))
+    for label, record in zip(labels, records):
+        assert len(label[label[:, 0] >= 0]) == max(len(record.objects), 0)
+        if record.objects:
+            o = record.objects[0]
+            np.testing.assert_allclose(label[0, 1:5], [o.xmin / record.width, o.ymin / record.height,
+                                                       o.xmax / record.width, o.ymax / record.height],
+                                       atol=1e-6)
+
+
+def test_voc_without_a_class_list_uses_the_names_found(voc_root, tmp_path, caplog):
+    root = tmp_path / "voc"
+    shutil.copytree(voc_root, root)
+    (root / "classes.txt").unlink()
+    rec = tmp_path / "v.rec"
+    with caplog.at_level("INFO"):
+        assert prepare_dataset.main(["--root", str(root), "--split", "trainval", "--out", str(rec),
+                                     "--no-progress"]) == 0
+    assert read_sidecar(rec)["class_names"] == sorted(CLASSES)
+    assert "using the 6 names found in the annotations" in caplog.text
+
+
+def test_missing_flags_are_named(tmp_path, capsys):
+    assert prepare_dataset.main(["--dataset", "coco", "--root", str(tmp_path), "--out", "x.rec"]) == 2
+    assert "--dataset coco needs --annotations" in capsys.readouterr().err
+    assert prepare_dataset.main(["--dataset", "list", "--root", str(tmp_path), "--annotations", "l.txt",
+                                 "--out", "x.rec"]) == 2
+    assert "--dataset list needs --class-names" in capsys.readouterr().err
