@@ -1,18 +1,47 @@
 """Process-wide MXNet settings that must be made before ``import mxnet``.
 
-MXNet's OpenMP pool uses half the cores by default (one thread on a
-2-core machine). ``configure()`` uses every core unless the user set
-``OMP_NUM_THREADS`` already. Call it first thing in an entry point.
+Measured on 2-core machines (``tools/benchmark.py``; README "CPU speed"):
+
+* MXNet's OpenMP pool uses half the cores by default (one thread here);
+  every core makes VGG16 SSD300 1.9x faster.
+* With the threaded engine, two OpenMP threads make a tiny network (MobileNet
+  0.25 SSD300, 8 ms) *slower* than one: the engine's worker threads and the
+  OpenMP pool compete. ``NaiveEngine`` runs operators in the calling thread,
+  which removes that cost and changes nothing for big networks.
+
+So ``configure()`` uses every core and, when every device is a CPU (no
+``--gpus`` on the command line), the naive engine. Variables the user has set
+are left alone. Call it first thing in an entry point.
 """
 from __future__ import annotations
 
 import os
 import sys
+from typing import Optional, Sequence
 
 
-def configure() -> None:
+def uses_gpus(argv: Sequence[str]) -> bool:
+    """Whether the command line selects GPU contexts (``--gpus 0,1`` or ``--gpus=0``)."""
+    for i, arg in enumerate(argv):
+        if arg == "--gpus":
+            return i + 1 < len(argv) and argv[i + 1].strip() not in ("", "-1")
+        if arg.startswith("--gpus="):
+            return arg.split("=", 1)[1].strip() not in ("", "-1")
+    return False
+
+
+def defaults(argv: Sequence[str], cpu_count: Optional[int] = None) -> dict:
+    """The environment ``configure`` sets for this command line (before the user's own)."""
+    env = {"OMP_NUM_THREADS": str(cpu_count or os.cpu_count() or 1),
+           # Tame MXNet's per-operator warnings about unset attributes in old symbols.
+           "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"}
+    if not uses_gpus(argv):
+        env["MXNET_ENGINE_TYPE"] = "NaiveEngine"
+    return env
+
+
+def configure(argv: Optional[Sequence[str]] = None) -> None:
     if "mxnet" in sys.modules:
         return  # too late to matter; the user's environment stands
-    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
-    # Tame MXNet's per-operator warnings about unset attributes in old symbols.
-    os.environ.setdefault("MXNET_STORAGE_FALLBACK_LOG_VERBOSE", "0")
+    for key, value in defaults(sys.argv[1:] if argv is None else argv).items():
+        os.environ.setdefault(key, value)

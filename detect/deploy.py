@@ -1,8 +1,9 @@
-"""Export a training checkpoint as a deploy model with NMS fused in.
+"""Export a training checkpoint as a deploy model with NMS fused in, optionally INT8.
 
 The command line of ``deploy.py``; usage examples are in that file.
 """
 import argparse
+import logging
 import shlex
 import sys
 from dataclasses import asdict, replace
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from common import cli, modelfile
-from symbol.builder import deploy_symbol
-from symbol.presets import get_preset
+from detect.model import inference_symbol
+from symbol.builder import DetectionParams
+
+log = logging.getLogger("deploy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,25 +22,56 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_model_args(p)
     p.add_argument("--out", type=Path, required=True, help="output prefix of the deploy model")
     cli.add_detection_args(p)
+    g = p.add_argument_group("INT8 (CPU, oneDNN)")
+    g.add_argument("--quantize", choices=("int8",), default=None,
+                   help="calibrated int8 quantization (needs --calib-rec); also takes a deploy or "
+                        "converted model as --prefix")
+    g.add_argument("--calib-rec", type=Path, default=None, help="int8: images to calibrate on (.rec)")
+    g.add_argument("--calib-images", type=int, default=64, help="int8: calibration images")
+    g.add_argument("--calib-mode", choices=("naive", "entropy"), default="naive",
+                   help="int8: min/max ranges or KL-optimal thresholds")
+    g.add_argument("--exclude", default=None, metavar="REGEX", help="int8: layers kept in fp32")
     return p
 
 
-def export(prefix, epoch: Optional[int], out, detection, command: str = "") -> int:
+def _calibration(meta, rec: Path, num_images: int):
+    from dataset.iterator import DetRecordIter
+    from detect.quantize import CalibrationData
+    bgr = meta.channel_order == "BGR"
+    mean, std = (meta.mean[::-1], meta.std[::-1]) if bgr else (meta.mean, meta.std)
+    it = DetRecordIter(rec, batch_size=min(8, num_images), data_shape=meta.data_shape, mean=mean, std=std,
+                       wrap_last_batch=False)
+    return CalibrationData(it, num_images, bgr=bgr)
+
+
+def export(prefix, epoch: Optional[int], out, detection: DetectionParams, command: str = "", *,
+           quantize: Optional[str] = None, calib_rec: Optional[Path] = None, calib_images: int = 64,
+           calib_mode: str = "naive", exclude: Optional[str] = None) -> int:
     """Write the deploy model; returns the epoch exported."""
     meta = modelfile.load_meta(prefix)
-    if meta.kind != "train":
+    if meta.kind != "train" and not quantize:
         raise ValueError(f"{modelfile.meta_path(prefix)}: already a deploy model")
+    if meta.made_by.get("precision") and quantize:
+        raise ValueError(f"{modelfile.meta_path(prefix)}: already {meta.made_by['precision']}")
+    if quantize == "int8" and calib_rec is None:
+        raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
     epoch = modelfile.resolve_epoch(prefix, epoch)
-    symbol = deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, detection)
+    symbol = inference_symbol(prefix, meta, detection)
     args, auxs = modelfile.load_params(prefix, epoch)
     needed_args, needed_auxs = set(symbol.list_arguments()) - {"data"}, set(symbol.list_auxiliary_states())
     missing = sorted((needed_args - set(args)) | (needed_auxs - set(auxs)))
     if missing:
         raise ValueError(f"{modelfile.params_path(prefix, epoch)}: missing parameters {missing}")
+    args, auxs = {k: args[k] for k in needed_args}, {k: auxs[k] for k in needed_auxs}
     made_by = dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}", export_command=command)
+    if quantize == "int8":
+        from detect.quantize import quantize_int8
+        symbol, args, auxs = quantize_int8(symbol, args, auxs, _calibration(meta, calib_rec, calib_images),
+                                           calib_images, mode=calib_mode, exclude=exclude)
+        made_by.update(precision="int8", calibration={"rec": str(calib_rec), "images": calib_images,
+                                                      "mode": calib_mode, "exclude": exclude})
     out_meta = replace(meta, kind="deploy", detection=asdict(detection), made_by=made_by)
-    modelfile.save_model(out, epoch, symbol, {k: args[k] for k in needed_args},
-                         {k: auxs[k] for k in needed_auxs}, out_meta)
+    modelfile.save_model(out, epoch, symbol, args, auxs, out_meta)
     return epoch
 
 
@@ -49,10 +83,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         meta = modelfile.load_meta(args.prefix)
         detection = cli.detection_params(args, meta.detection)
         epoch = export(args.prefix, args.epoch, args.out, detection,
-                       "python deploy.py " + " ".join(shlex.quote(a) for a in argv))
+                       "python deploy.py " + " ".join(shlex.quote(a) for a in argv),
+                       quantize=args.quantize, calib_rec=args.calib_rec, calib_images=args.calib_images,
+                       calib_mode=args.calib_mode, exclude=args.exclude)
     except (ValueError, KeyError, FileNotFoundError) as err:
         return cli.print_error(err)
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, epoch)}, "
           f"{modelfile.meta_path(args.out)}")
     return 0
-
