@@ -10,7 +10,7 @@ REC := $(DATA)/synthetic
 BUNDLED := model/ssd_mobilenet0.5_synthetic
 QS := build/quickstart
 
-.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled clean
+.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled int8-bundled benchmark caffe-verify clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt requirements-common.txt requirements-dev.txt
@@ -57,6 +57,20 @@ bundled-model: dataset $(PRETRAINED)
 ## VOC07 mAP of the bundled model on the held-out synthetic test split.
 evaluate-bundled: dataset
 	$(PY) evaluate.py --prefix $(BUNDLED) --rec $(REC)/val.rec
+
+## INT8 version of the bundled model, and its mAP next to the fp32 model's.
+int8-bundled: dataset
+	$(PY) deploy.py --prefix $(BUNDLED) --out build/int8/ssd_mobilenet0.5_synthetic --quantize int8 \
+	  --calib-rec $(REC)/train.rec --calib-images 64
+	$(PY) evaluate.py --prefix build/int8/ssd_mobilenet0.5_synthetic --rec $(REC)/val.rec
+
+## CPU speed against GluonCV and OpenCV DNN (about 15 minutes on 2 cores); table in README.
+benchmark: $(STAMP)
+	$(PY) -m tools.benchmark --json build/benchmark.json
+
+## The Caffe converter on ../shared/caffe_ssd against OpenCV DNN (table in tools/caffe_converter/README.md).
+caffe-verify: $(STAMP)
+	$(PY) -m tools.caffe_converter.verify ../shared/caffe_ssd --work build/caffe_verify
 
 ## The whole chain on a small dataset: generate, pack, train briefly, evaluate, demo, deploy.
 quickstart: $(STAMP)

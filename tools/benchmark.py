@@ -134,14 +134,8 @@ def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
 def worker_opencv(folder: str, size: int, batch: int, runs: int, work: str) -> dict:
     import cv2
     import numpy as np
-
-    from tools.caffe_converter.random_model import write_random_caffemodel
-    prototxt = SHARED / folder / "deploy.prototxt"
-    weights = Path(work) / f"{folder}.caffemodel"
-    if not weights.is_file():
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        write_random_caffemodel(prototxt, weights)
-    net = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
+    weights = _caffe_weights(folder, work)
+    net = cv2.dnn.readNetFromCaffe(str(SHARED / folder / "deploy.prototxt"), str(weights))
     out = {}
     for b, key in ((1, "b1"), (batch, "bN")):
         blob = np.random.default_rng(1).uniform(-1, 1, (b, 3, size, size)).astype(np.float32)
@@ -151,6 +145,28 @@ def worker_opencv(folder: str, size: int, batch: int, runs: int, work: str) -> d
             net.forward()
         out[key] = _timed(run, runs if b == 1 else max(3, runs // 2), warmup=3 if b == 1 else 1)
     return {"b1_ms": 1000 * out["b1"], "throughput": batch / out["bN"], "threads": cv2.getNumThreads()}
+
+
+def worker_converted(folder: str, size: int, batch: int, runs: int, work: str) -> dict:
+    """The Caffe model of ``folder`` converted by ``tools.caffe_converter`` (BatchNorm folded), in MXNet."""
+    from tools.caffe_converter.caffemodel import read_caffemodel, read_prototxt
+    from tools.caffe_converter.convert import build, fill
+    weights = _caffe_weights(folder, work)
+    graph = build(read_prototxt(SHARED / folder / "deploy.prototxt"), fold_batchnorm=True)
+    args, auxs = fill(graph, read_caffemodel(weights))
+    out = {"b1_ms": 1000 * _timed(_bound(graph.symbol, args, auxs, 1, size), runs)}
+    out["throughput"] = batch / _timed(_bound(graph.symbol, args, auxs, batch, size), max(3, runs // 2),
+                                       warmup=1)
+    return out
+
+
+def _caffe_weights(folder: str, work: str) -> Path:
+    from tools.caffe_converter.random_model import write_random_caffemodel
+    weights = Path(work) / f"{folder}.caffemodel"
+    if not weights.is_file():
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        write_random_caffemodel(SHARED / folder / "deploy.prototxt", weights)
+    return weights
 
 
 def worker_train_ours(network: str, size: int, batch: int, runs: int) -> dict:
@@ -233,6 +249,7 @@ def _small_rec(work: Path) -> Path:
 
 
 WORKERS = {"ours": worker_ours, "gluoncv": worker_gluoncv, "opencv": worker_opencv,
+           "converted": worker_converted,
            "train_ours": worker_train_ours, "train_gluoncv": worker_train_gluoncv,
            "iterator": worker_iterator}
 
@@ -264,8 +281,9 @@ def measure_case(name: str, args) -> dict:
         row["gluoncv_default"] = run_worker(dict(kind="gluoncv", model=gluon_model, **common), "default")
         row["gluoncv_equal"] = run_worker(dict(kind="gluoncv", model=gluon_model, **common), "equal")
     if caffe and args.opencv and (SHARED / caffe).is_dir():
-        spec = dict(kind="opencv", folder=caffe, work=str(args.work), **common)
-        row["opencv"] = run_worker(spec, "default")
+        spec = dict(folder=caffe, work=str(args.work), **common)
+        row["opencv"] = run_worker(dict(kind="opencv", **spec), "default")
+        row["converted"] = run_worker(dict(kind="converted", **spec), "ours")
     return row
 
 
@@ -296,8 +314,9 @@ def _ratio(a, b, key="b1_ms"):
 
 
 INFERENCE_COLUMNS = ("case", "ours fp32 (ms)", "no NMS", "int8", "ours b8 img/s", "GluonCV default",
-                     "GluonCV equal", "OpenCV", "ours / GluonCV default", "ours / GluonCV equal",
-                     "ours / OpenCV", "int8 speed-up vs GluonCV equal")
+                     "GluonCV equal", "Caffe model: OpenCV", "Caffe model: converted, ours",
+                     "ours / GluonCV default", "ours / GluonCV equal", "converted / OpenCV",
+                     "int8 speed-up vs GluonCV equal")
 
 
 def _inference_row(r: dict) -> List[str]:
@@ -306,9 +325,9 @@ def _inference_row(r: dict) -> List[str]:
         return [r["case"], "failed"] + [""] * (len(INFERENCE_COLUMNS) - 2)
     speedup = f"{g_eq['b1_ms'] / int8['b1_ms']:.1f}x" if g_eq and int8 else "–"
     return [r["case"], _ms(ours), _ms(r.get("ours_no_nms")), _ms(int8), f"{ours['throughput']:.1f}",
-            _ms(r.get("gluoncv_default")), _ms(g_eq), _ms(r.get("opencv")),
-            _ratio(ours, r.get("gluoncv_default")), _ratio(ours, g_eq), _ratio(ours, r.get("opencv")),
-            speedup]
+            _ms(r.get("gluoncv_default")), _ms(g_eq), _ms(r.get("opencv")), _ms(r.get("converted")),
+            _ratio(ours, r.get("gluoncv_default")), _ratio(ours, g_eq),
+            _ratio(r.get("converted"), r.get("opencv")), speedup]
 
 
 def _training_row(r: dict) -> List[str]:
