@@ -46,7 +46,8 @@ $(PRETRAINED): $(REC)/train.rec
 	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network mobilenet0.5 \
 	  --epochs 12 --out $@
 BUNDLED_TRAIN := $(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec \
-	  --network mobilenet0.5 --data-shape 300 --prefix build/bundled/ssd_mobilenet0.5_synthetic \
+	  --network mobilenet0.5 --data-shape 300 --anchor-scales 0.1,0.9,0.05,0.1 \
+	  --prefix build/bundled/ssd_mobilenet0.5_synthetic \
 	  --optimizer adam --lr 0.002 --wd 1e-4 --epochs 35 --lr-steps 30,36 --warmup-epochs 1 \
 	  --max-expand 2 --val-every 5 --checkpoint-every 5
 bundled-model: dataset $(PRETRAINED)

@@ -17,7 +17,7 @@ import numpy as np
 from common import cli, modelfile
 from common.devices import parse_contexts
 from common.modelfile import ModelMeta
-from symbol.builder import DetectionParams, deploy_symbol
+from symbol.builder import DetectionParams, deploy_symbol, detection_head
 from symbol.presets import get_preset
 
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
@@ -49,13 +49,26 @@ def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.s
     return mx.sym.load_json(json.dumps(graph))
 
 
+#: Outputs of ``symbol.builder.body`` by name, as saved in every training symbol.
+BODY_OUTPUTS = ("cls_preds", "loc_preds", "anchors")
+
+
 def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
-    """The deploy symbol of the model at ``prefix`` with detection ``params``."""
-    if meta.kind == "train":
-        preset = get_preset(meta.network, meta.data_shape)
-        return deploy_symbol(preset, meta.num_classes, params)
+    """The deploy symbol of the model at ``prefix`` with detection ``params``.
+
+    A training checkpoint's own symbol file provides the body (so its anchors
+    are the ones it was trained with, whatever the presets say today); the
+    detection head is attached to it. Checkpoints whose symbol lacks the named
+    body outputs are rebuilt from their preset.
+    """
     symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
-    return set_detection_params(symbol, params)
+    if meta.kind != "train":
+        return set_detection_params(symbol, params)
+    internals = symbol.get_internals()
+    names = set(internals.list_outputs())
+    if all(f"{n}_output" in names for n in BODY_OUTPUTS):
+        return detection_head(*(internals[f"{n}_output"] for n in BODY_OUTPUTS), params)
+    return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
 
 
 def detector_from_args(args, batch_size: int = 1) -> "Detector":

@@ -7,9 +7,9 @@ never stored.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Dict, Tuple
+from typing import Dict, Sequence, Tuple
 
 from symbol.anchors import RATIOS_4, RATIOS_6, AnchorSpec, count_anchors, ssd_anchor_specs
 
@@ -197,6 +197,22 @@ def paper_anchors(num_layers: int, data_shape: int) -> Tuple[AnchorSpec, ...]:
     return ssd_anchor_specs(ratios_for(num_layers), s_min=0.1, s_max=0.9, first=(0.04, 0.1))
 
 
+def with_anchor_scales(preset: Preset, scales: Sequence[float]) -> Preset:
+    """``preset`` with anchors from the linear rule at other scales, its aspect ratios kept.
+
+    ``scales`` is ``(s_min, s_max)`` or ``(s_min, s_max, first_min, first_max)`` as
+    fractions of the input side (``train.py --anchor-scales``), e.g. smaller anchors
+    for a dataset of small objects.
+    """
+    if len(scales) not in (2, 4) or not all(0 < v <= 1.5 for v in scales) or scales[0] >= scales[1]:
+        raise ValueError(f"--anchor-scales: expected s_min,s_max[,first_min,first_max] with "
+                         f"0 < s_min < s_max, got {list(scales)}")
+    first = tuple(scales[2:4]) if len(scales) == 4 else None
+    anchors = ssd_anchor_specs([a.ratios for a in preset.anchors], s_min=scales[0], s_max=scales[1],
+                               first=first)
+    return replace(preset, anchors=anchors)
+
+
 def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tuple[ExtraLayer, ...]:
     """Extra layers ``(bottleneck, channels)`` that each halve the map (3x3, stride 2, pad 1).
 
@@ -244,10 +260,6 @@ for _size, _last_valid in ((300, False), (512, False), (608, True)):
 
 
 # --- MobileNet v1: strides 8, 16, 32 tapped, three extra layers (GluonCV-style) ---
-# The stride-8 tap (38x38 at 300) is finer than VGG's conv4_3 relative to the
-# network's capacity, so it gets the small first scale that SSD512 uses
-# (0.05/0.1) and the linear rule spans 0.1..0.9 over the other layers: objects
-# down to ~5% of the image side have a default box with IoU >= 0.5.
 
 _MOBILENET_TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
 
@@ -259,9 +271,7 @@ def _mobilenet_300(multiplier: float) -> Preset:
         taps=_MOBILENET_TAPS,
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
-        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
-                                 s_min=0.1, s_max=0.9, first=(0.05, 0.1)),
-        extra_batchnorm=True)
+        anchors=paper_anchors(6, 300), extra_batchnorm=True)
 
 
 def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:

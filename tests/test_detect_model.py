@@ -1,9 +1,14 @@
+import json
+
 import cv2
 import numpy as np
 
+from common import modelfile
 from dataset.iterator import DetRecordIter
 from dataset.voc import load_voc
-from detect.model import Detector
+from detect.model import Detector, inference_symbol
+from symbol.builder import DetectionParams
+from symbol.presets import get_preset
 from tools.make_synthetic_voc import CLASSES
 
 
@@ -38,3 +43,14 @@ def test_batched_and_single_detection_agree(checkpoint, images):
     imgs = [cv2.imread(str(p)) for p in images[:3]]
     for a, b in zip(one.detect(imgs, thresh=0.1), four.detect(imgs, thresh=0.1)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_a_checkpoint_decodes_with_the_anchors_it_was_trained_with():
+    """The bundled checkpoint was trained with smaller anchors than today's preset; its symbol keeps them."""
+    prefix = "model/ssd_mobilenet0.5_synthetic"
+    meta = modelfile.load_meta(prefix)
+    graph = json.loads(inference_symbol(prefix, meta, DetectionParams()).tojson())
+    nodes = {n["name"]: n for n in graph["nodes"]}
+    sizes = nodes["head0_anchors"]["attrs"]["sizes"]
+    assert sizes.startswith("(0.05,") and "_contrib_MultiBoxDetection" in {n["op"] for n in nodes.values()}
+    assert get_preset("mobilenet0.5", 300).anchors[0].sizes[0] == 0.1

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest zoom-out canvas, as a multiple of the image side")
     g.add_argument("--threads", type=int, default=None, help="decoding threads (default: all cores)")
     cli.add_preprocess_args(p, with_network=True)
+    p.add_argument("--anchor-scales", default=None, metavar="S_MIN,S_MAX[,FIRST_MIN,FIRST_MAX]",
+                   help="anchor sizes by the paper's linear rule at other scales (fractions of the "
+                        "input side; default: the preset's); the checkpoint keeps them")
     g = p.add_argument_group("optimization")
     g.add_argument("--batch-size", type=int, default=d["batch_size"], help="images per update, all devices")
     g.add_argument("--epochs", type=int, default=d["epochs"])
@@ -87,8 +90,13 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> TrainConf
         steps = tuple(int(s) for s in args.lr_steps.split(",") if s.strip())
     except ValueError:
         raise ValueError(f"--lr-steps: expected comma-separated epochs, got {args.lr_steps!r}") from None
+    try:
+        scales = tuple(float(v) for v in args.anchor_scales.split(",")) if args.anchor_scales else None
+    except ValueError:
+        raise ValueError(f"--anchor-scales: expected comma-separated numbers, got {args.anchor_scales!r}") \
+            from None
     return TrainConfig(
-        train_rec=args.train_rec, val_rec=args.val_rec, prefix=args.prefix,
+        anchor_scales=scales, train_rec=args.train_rec, val_rec=args.val_rec, prefix=args.prefix,
         network=args.network or cli.DEFAULT_NETWORK,
         data_shape=args.data_shape or cli.DEFAULT_DATA_SHAPE, class_names=_class_names(args),
         contexts=parse_contexts(args.gpus, args.cpus), kvstore=args.kvstore,

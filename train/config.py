@@ -40,6 +40,7 @@ class TrainConfig:
     mean: Tuple[float, float, float] = DEFAULT_MEAN
     std: Tuple[float, float, float] = DEFAULT_STD
     augmentation: Augmentation = Augmentation()
+    anchor_scales: Optional[Tuple[float, ...]] = None  # symbol.presets.with_anchor_scales
     resume: Optional[int] = None
     pretrained: Optional[Path] = None
     freeze: Optional[str] = None

@@ -30,7 +30,7 @@ from dataset.recordio import read_sidecar
 from evaluate.runner import evaluate_module
 from evaluate.voc_ap import VOCEvaluator
 from symbol.builder import DetectionParams, deploy_symbol, train_symbol
-from symbol.presets import get_preset
+from symbol.presets import get_preset, with_anchor_scales
 from train.config import TrainConfig
 from train.params import INITIALIZER, frozen_names, load_pretrained
 
@@ -67,6 +67,8 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         self.config = config
         self.preset = get_preset(config.network, config.data_shape)
+        if config.anchor_scales:
+            self.preset = with_anchor_scales(self.preset, config.anchor_scales)
         self.symbol = train_symbol(self.preset, len(config.class_names))
         probe = self.epoch_iterator(0)
         self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
@@ -222,7 +224,8 @@ class Trainer:
         return ModelMeta(kind="train", network=c.network, data_shape=c.data_shape,
                          class_names=tuple(c.class_names), mean=tuple(c.mean), std=tuple(c.std),
                          channel_order="RGB", detection=asdict(DetectionParams()),
-                         made_by={"command": c.command, "preset": self.preset.name})
+                         made_by={"command": c.command, "preset": self.preset.name,
+                                  "anchor_scales": list(c.anchor_scales or ())})
 
     def save_checkpoint(self, epoch: int) -> None:
         """``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``.states`` and metadata, atomically."""

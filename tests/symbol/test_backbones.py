@@ -142,3 +142,14 @@ def test_gluon_file_needs_a_network_that_can_import_it(tmp_path):
         load_pretrained(path, sym, data=(1, 3, 300, 300), label=(1, 2, 6))
     with pytest.raises(ValueError, match="'vgg16_reduced_tiny' cannot import"):
         load_pretrained(path, sym, network="vgg16_reduced_tiny", data=(1, 3, 300, 300), label=(1, 2, 6))
+
+
+def test_mobilenet_300_presets_follow_the_paper_and_scales_can_be_overridden():
+    from symbol.presets import with_anchor_scales
+    preset = get_preset("mobilenet0.5", 300)
+    assert preset.anchors == paper_anchors(6, 300)
+    small = with_anchor_scales(preset, (0.1, 0.9, 0.05, 0.1))
+    assert small.anchors[0].sizes == (0.05, round(math.sqrt(0.005), 6))
+    assert [a.ratios for a in small.anchors] == [a.ratios for a in preset.anchors]
+    with pytest.raises(ValueError, match="--anchor-scales: expected s_min,s_max"):
+        with_anchor_scales(preset, (0.9, 0.1))

@@ -151,3 +151,11 @@ def test_validation_is_repeatable_and_equals_evaluate(packed, tmp_path):
     assert evaluate.main(["--prefix", str(tmp_path / "ssd"), "--rec", str(packed[1]), "--batch-size", "4",
                           "--json", str(out), "--no-progress"]) == 0
     assert json.loads(out.read_text())["voc07_map"] == pytest.approx(first, abs=1e-9)
+
+
+def test_anchor_scales_override_reaches_the_symbol_and_metadata(packed, tmp_path):
+    trainer = Trainer(_config(packed, tmp_path, anchor_scales=(0.1, 0.9, 0.05, 0.1), epochs=1))
+    assert trainer.preset.anchors[0].sizes[0] == 0.05
+    prior = next(n for n in trainer.symbol.get_internals() if n.name == "head0_anchors")
+    assert prior.attr("sizes").startswith("(0.05,")
+    assert trainer.meta().made_by["anchor_scales"] == [0.1, 0.9, 0.05, 0.1]
