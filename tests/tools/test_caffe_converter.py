@@ -227,3 +227,19 @@ def test_inner_product_equals_opencv(tmp_path):
     theirs = opencv_forward(prototxt, tmp_path / "fc.caffemodel", x, ["fc"])["fc"]
     np.testing.assert_allclose(ours, theirs.reshape(ours.shape), atol=1e-5)
     np.testing.assert_allclose(ours[0], weights["fc"][0] @ x.reshape(-1) + weights["fc"][1], atol=1e-5)
+
+
+def test_converted_bgr_model_quantizes_and_evaluates(tiny_model, packed, tmp_path):
+    from detect import deploy
+    from evaluate import cli as evaluate
+    out = tmp_path / "int8"
+    assert deploy.main(["--prefix", str(tiny_model), "--out", str(out), "--quantize", "int8",
+                        "--calib-rec", str(packed[0]), "--calib-images", "8"]) == 0
+    meta = modelfile.load_meta(out)
+    assert meta.channel_order == "BGR" and meta.made_by["precision"] == "int8"
+    ops = {n["op"] for n in json.loads(modelfile.symbol_path(out).read_text())["nodes"]}
+    assert "_sg_mkldnn_conv" in ops and "_contrib_box_nms" in ops
+    report = tmp_path / "r.json"
+    assert evaluate.main(["--prefix", str(out), "--rec", str(packed[1]), "--json", str(report),
+                          "--no-progress"]) == 0
+    assert json.loads(report.read_text())["num_images"] == 12
