@@ -94,7 +94,7 @@ class DetRecordIter(mx.io.DataIter):
     data_shape : int
         Square input side ``S`` in pixels.
     mean, std : (float, float, float)
-        Per-channel RGB normalization, in pixel units.
+        Per-channel normalization in pixel units, in ``channel_order``.
     augmentation : Augmentation
     shuffle : bool
     seed : int
@@ -110,14 +110,23 @@ class DetRecordIter(mx.io.DataIter):
         padding, so that every image is seen exactly once per pass, on every
         pass (evaluation); with True ImageDetRecordIter carries the wrapped
         images over and later passes can be a batch shorter.
+    channel_order : {"RGB", "BGR"}
+        Channel order of the batches (ImageDetRecordIter decodes RGB; BGR
+        batches are reversed after normalization, for models such as
+        converted Caffe ones).
     """
 
     def __init__(self, rec_path, *, batch_size: int, data_shape: int,
                  mean: Tuple[float, float, float], std: Tuple[float, float, float],
                  augmentation: Augmentation = NO_AUGMENTATION, shuffle: bool = False, seed: int = 0,
                  max_objects: Optional[int] = None, threads: Optional[int] = None,
-                 wrap_last_batch: bool = True):
+                 wrap_last_batch: bool = True, channel_order: str = "RGB"):
         super().__init__(batch_size)
+        if channel_order not in ("RGB", "BGR"):
+            raise ValueError(f"channel_order must be RGB or BGR, got {channel_order!r}")
+        self._bgr = channel_order == "BGR"
+        if self._bgr:  # ImageDetRecordIter normalizes RGB channels
+            mean, std = tuple(mean)[::-1], tuple(std)[::-1]
         rec_path = Path(rec_path)
         idx_path = rec_path.with_suffix(".idx")
         for p in (rec_path, idx_path):
@@ -152,7 +161,8 @@ class DetRecordIter(mx.io.DataIter):
         count = min(count, self.max_objects)
         objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
         objects = objects[:, :, :label_layout.OBJECT_WIDTH]
-        out = mx.io.DataBatch(data=batch.data, label=[objects], pad=batch.pad, index=batch.index,
+        data = [mx.nd.flip(batch.data[0], axis=1)] if self._bgr else batch.data
+        out = mx.io.DataBatch(data=data, label=[objects], pad=batch.pad, index=batch.index,
                               provide_data=self.provide_data, provide_label=self.provide_label)
         out.image_sizes = label_layout.iter_image_sizes(rows_np)
         return out

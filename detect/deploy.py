@@ -37,11 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _calibration(meta, rec: Path, num_images: int):
     from dataset.iterator import DetRecordIter
     from detect.quantize import CalibrationData
-    bgr = meta.channel_order == "BGR"
-    mean, std = (meta.mean[::-1], meta.std[::-1]) if bgr else (meta.mean, meta.std)
-    it = DetRecordIter(rec, batch_size=min(8, num_images), data_shape=meta.data_shape, mean=mean, std=std,
-                       wrap_last_batch=False)
-    return CalibrationData(it, num_images, bgr=bgr)
+    it = DetRecordIter(rec, batch_size=min(8, num_images), data_shape=meta.data_shape, mean=meta.mean,
+                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
+    return CalibrationData(it, num_images)
 
 
 def export(prefix, epoch: Optional[int], out, detection: DetectionParams, command: str = "", *,

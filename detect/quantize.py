@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 class CalibrationData(mx.io.DataIter):
     """At most ``num_images`` images of a DetRecordIter, data only (labels dropped)."""
 
-    def __init__(self, iterator, num_images: int, bgr: bool = False):
+    def __init__(self, iterator, num_images: int):
         super().__init__(iterator.batch_size)
-        self._source, self._left, self._bgr = iter(iterator), num_images, bgr
+        self._source, self._left = iter(iterator), num_images
         self.provide_data, self.provide_label = iterator.provide_data, []
 
     def __next__(self):
@@ -38,8 +38,7 @@ class CalibrationData(mx.io.DataIter):
             raise StopIteration
         batch = next(self._source)
         self._left -= self.batch_size
-        data = mx.nd.flip(batch.data[0], axis=1) if self._bgr else batch.data[0]
-        return mx.io.DataBatch([data], [])
+        return mx.io.DataBatch([batch.data[0]], [])
 
     def reset(self):
         pass  # one pass only

@@ -54,12 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _evaluate_rec(detector, rec: Path, evaluators, batch_size: int, progress: bool, keep: int):
     meta = detector.meta
-    bgr = meta.channel_order == "BGR"
-    # The iterator normalizes RGB; a BGR model's mean/std are given in its own order.
-    mean, std = (meta.mean[::-1], meta.std[::-1]) if bgr else (meta.mean, meta.std)
-    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=mean, std=std,
-                       wrap_last_batch=False)
-    return evaluate_module(detector.module, it, evaluators, progress=progress, bgr=bgr, keep=keep)
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
+                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
+    return evaluate_module(detector.module, it, evaluators, progress=progress, keep=keep)
 
 
 def _rec_images(rec: Path, count: int) -> List[np.ndarray]:

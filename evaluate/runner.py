@@ -30,22 +30,20 @@ class Sample:
 
 
 def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bool = False,
-                    bgr: bool = False, keep: int = 0) -> List[Sample]:
+                    keep: int = 0) -> List[Sample]:
     """Forward every batch of ``iterator`` and add each real (non-padding) image.
 
     Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
     loses prefetched batches when reset after it has been idle, so this function
     does not reset it. ``module`` must output (B, N, 6) detections, normalized, and be bound
-    with the iterator's batch size (``bgr``: the model takes BGR, the iterator's
-    RGB channels are reversed); ground truth comes from the batch label
+    with the iterator's batch size and channel order; ground truth comes from the batch label
     (B, M, 6) and boxes are compared in the original pixels when the batch
     carries ``image_sizes``. Returns the first ``keep`` images' samples.
     """
     evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
     kept, index = [], 0
     for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
-        data = [mx.nd.flip(batch.data[0], axis=1)] if bgr else batch.data
-        module.forward(mx.io.DataBatch(data), is_train=False)
+        module.forward(mx.io.DataBatch(batch.data), is_train=False)
         dets = module.get_outputs()[0].asnumpy()
         labels = batch.label[0].asnumpy()
         real = dets.shape[0] - (batch.pad or 0)

@@ -58,6 +58,18 @@ def test_iterator_normalizes_pixels(voc_root, packed):
     assert np.abs(data - want).mean() < 0.05
 
 
+def test_bgr_batches_are_the_rgb_ones_reversed(packed):
+    """A BGR model's mean/std are given in BGR order; the batch's channels come reversed."""
+    rgb = DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN, std=STD, wrap_last_batch=False)
+    bgr = DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN[::-1], std=STD[::-1],
+                        wrap_last_batch=False, channel_order="BGR")
+    a, b = rgb.next(), bgr.next()
+    np.testing.assert_allclose(b.data[0].asnumpy(), a.data[0].asnumpy()[:, ::-1], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(b.label[0].asnumpy(), a.label[0].asnumpy())
+    with pytest.raises(ValueError, match="channel_order must be RGB or BGR"):
+        DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN, std=STD, channel_order="GBR")
+
+
 def test_augmented_batches_keep_valid_boxes(packed):
     it = DetRecordIter(packed[0], batch_size=8, data_shape=96, mean=MEAN, std=STD,
                        augmentation=Augmentation(), shuffle=True, seed=1)
