@@ -71,6 +71,23 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
     return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
 
 
+def preprocess(image_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
+    """(3, S, S) float32 network input from an 8-bit BGR image (OpenCV's order).
+
+    The image is resized to the square input without keeping its aspect
+    (as the training iterator does), put in the model's channel order
+    and normalized with its mean and std.
+    """
+    size = meta.data_shape
+    resized = cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_LINEAR)
+    if meta.channel_order == "RGB":
+        resized = resized[:, :, ::-1]
+    chw = resized.transpose(2, 0, 1).astype(np.float32)
+    mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
+    std = np.array(meta.std, np.float32).reshape(3, 1, 1)
+    return (chw - mean) / std
+
+
 def detector_from_args(args, batch_size: int = 1) -> "Detector":
     """The Detector named by the shared model, detection and device flags (``common.cli``)."""
     meta = modelfile.load_meta(args.prefix)
@@ -100,8 +117,6 @@ class Detector:
         self.module = mx.mod.Module(symbol, data_names=("data",), label_names=None, context=self.ctx)
         self.module.bind(data_shapes=[("data", shape)], for_training=False)
         self.module.set_params(arg_params, aux_params, allow_missing=False, allow_extra=True)
-        self._mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
-        self._std = np.array(meta.std, np.float32).reshape(3, 1, 1)
 
     @classmethod
     def from_prefix(cls, prefix, epoch: Optional[int] = None, *, ctx=None, batch_size: int = 1,
@@ -118,18 +133,8 @@ class Detector:
         return detector
 
     def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
-        """(3, S, S) float32 network input from an 8-bit BGR image (OpenCV's order).
-
-        The image is resized to the square input without keeping its aspect
-        (as the training iterator does), put in the model's channel order
-        and normalized.
-        """
-        size = self.meta.data_shape
-        resized = cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_LINEAR)
-        if self.meta.channel_order == "RGB":
-            resized = resized[:, :, ::-1]
-        chw = resized.transpose(2, 0, 1).astype(np.float32)
-        return (chw - self._mean) / self._std
+        """The network input of ``image_bgr`` for this model (``preprocess``)."""
+        return preprocess(image_bgr, self.meta)
 
     def forward(self, data: np.ndarray) -> np.ndarray:
         """Raw detections (B, N, 6), normalized, for a preprocessed batch (B <= batch_size)."""

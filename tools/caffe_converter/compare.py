@@ -83,15 +83,11 @@ def input_blob(meta, image: Optional[str], seed: int = 0) -> np.ndarray:
     size = meta.data_shape
     if image is None:
         return probe_input((1, 3, size, size), seed)
-    from detect.model import Detector  # preprocessing as the model's metadata says
+    from detect.model import preprocess
     bgr = cv2.imread(image)
     if bgr is None:
         raise FileNotFoundError(f"{image}: not a readable image")
-    detector = Detector.__new__(Detector)
-    detector.meta = meta
-    detector._mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
-    detector._std = np.array(meta.std, np.float32).reshape(3, 1, 1)
-    return detector.preprocess(bgr)[None]
+    return preprocess(bgr, meta)[None]
 
 
 def build_parser() -> argparse.ArgumentParser:
