@@ -45,6 +45,7 @@ class CocoDataset:
     categories: CocoCategories
     image_ids: List[int]
     annotations: Path
+    json: dict  # the file as read, for evaluation with pycocotools
     skipped: List[str] = field(default_factory=list)  # one reason per skipped or changed item
 
 
@@ -147,4 +148,4 @@ def load_coco(annotations: Path, image_root: Path, *, crowd: str = "ignore",
             skipped.append(f"{where}: box {box} clipped to the {rec.width}x{rec.height} image")
         rec.objects.append(BoxObject(categories.index(ann["category_id"]), x1, y1, x2, y2,
                                      difficult=is_crowd))
-    return CocoDataset(list(records.values()), categories, list(records), path, skipped)
+    return CocoDataset(list(records.values()), categories, list(records), path, data, skipped)

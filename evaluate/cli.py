@@ -13,7 +13,7 @@ import numpy as np
 
 from common import cli
 from common.atomic import write_json, write_text
-from dataset.coco import load_coco, read_json
+from dataset.coco import load_coco
 from dataset.iterator import DetRecordIter
 from dataset.records import DatasetError
 from dataset.voc import load_voc
@@ -87,7 +87,7 @@ def _run(args, detector):
         if data.categories.names != names:
             raise ValueError(f"{args.coco_json}: categories {list(data.categories.names)} differ from "
                              f"the model's classes {list(names)}")
-        coco = COCOEvaluator(names, data.categories.ids, ground_truth=read_json(args.coco_json))
+        coco = COCOEvaluator(names, data.categories.ids, ground_truth=data.json)
         samples = evaluate_records(detector, data.records, [voc, coco], image_ids=data.image_ids,
                                    progress=args.progress, keep=keep)
         return voc, coco, samples, [cv2.imread(s.path) for s in samples]
