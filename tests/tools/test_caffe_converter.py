@@ -13,7 +13,7 @@ from google.protobuf import text_format
 from common import modelfile
 from tools.caffe_converter.caffemodel import read_caffemodel, read_prototxt, write_caffemodel
 from tools.caffe_converter.compare import match_detections, mxnet_forward, opencv_forward
-from tools.caffe_converter.convert import build, fill
+from tools.caffe_converter.convert import build, fill, forward_nodes
 from tools.caffe_converter.convert_model import main as convert_main
 from tools.caffe_converter.proto import caffe_pb
 from tools.caffe_converter.random_model import probe_input, write_random_caffemodel
@@ -40,11 +40,9 @@ def tiny_model(tiny_weights, tmp_path_factory):
 
 
 def _outputs(graph, args, auxs, blob, names):
-    internals = graph.symbol.get_internals()
-    group = mx.sym.Group([graph.symbol] + [internals[graph.layer_outputs[n].name + "_output"]
-                                           for n in names])
-    exe = group.bind(mx.cpu(), {**args, "data": mx.nd.array(blob)}, aux_states=auxs, grad_req="null")
-    return [o.asnumpy() for o in exe.forward(is_train=False)]
+    """The detections, then the outputs of the Caffe layers ``names``."""
+    return forward_nodes(graph.symbol, args, auxs, blob,
+                         [graph.symbol.name] + [graph.layer_outputs[n].name for n in names])
 
 
 def test_schema_field_numbers_are_caffe_ssds():

@@ -24,6 +24,7 @@ import mxnet as mx
 import numpy as np
 
 from common import cli, modelfile
+from tools.caffe_converter.convert import forward_nodes
 from tools.caffe_converter.random_model import probe_input
 
 DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
@@ -41,17 +42,12 @@ def opencv_forward(prototxt, caffemodel, blob: np.ndarray, names: Sequence[str])
 def mxnet_forward(prefix, blob: np.ndarray, names: Sequence[str]) -> Dict[str, np.ndarray]:
     """Converted-model outputs: ``detection`` plus the internal outputs of Caffe layers ``names``."""
     symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
-    internals = symbol.get_internals()
-    outputs = internals.list_outputs()
-    syms = [symbol]
+    outputs = set(symbol.get_internals().list_outputs())
     for n in names:
         if f"{n}_output" not in outputs:
             raise KeyError(f"layer {n!r} is not in {modelfile.symbol_path(prefix)}")
-        syms.append(internals[f"{n}_output"])
     args, auxs = modelfile.load_params(prefix, modelfile.resolve_epoch(prefix, None))
-    exe = mx.sym.Group(syms).bind(mx.cpu(), {**args, "data": mx.nd.array(blob)}, aux_states=auxs,
-                                  grad_req="null")
-    outs = [o.asnumpy() for o in exe.forward(is_train=False)]
+    outs = forward_nodes(symbol, args, auxs, blob, [symbol.name, *names])
     return dict(zip(["detection", *names], outs))
 
 

@@ -19,11 +19,10 @@ import argparse
 import sys
 from typing import Dict, List, Optional, Sequence
 
-import mxnet as mx
 import numpy as np
 
 from tools.caffe_converter.caffemodel import read_prototxt, write_caffemodel
-from tools.caffe_converter.convert import Graph, build, fill
+from tools.caffe_converter.convert import Graph, build, fill, forward_nodes
 
 #: BatchNorm scale factor of random weights (not 1, so that the division is exercised).
 BN_FACTOR = 1.5
@@ -72,16 +71,12 @@ def random_weights(graph: Graph, seed: int = 0) -> Dict[str, List[np.ndarray]]:
     if heads:
         weights = {layer: [b[i] for i in sorted(b)] for layer, b in blobs.items()}
         args, auxs = fill(graph, weights)
-        internals = graph.symbol.get_internals()
-        available = set(internals.list_outputs())
+        available = set(graph.symbol.get_internals().list_outputs())
         heads = [n for n in heads if graph.layer_outputs[n].name + "_output" in available]
-        group = mx.sym.Group([internals[graph.layer_outputs[n].name + "_output"] for n in heads])
-        needed = set(group.list_arguments())
-        exe = group.bind(mx.cpu(), {**{k: v for k, v in args.items() if k in needed},
-                                    "data": mx.nd.array(probe_input(graph.input_shape, seed))},
-                         aux_states={k: auxs[k] for k in group.list_auxiliary_states()}, grad_req="null")
-        for name, out in zip(heads, exe.forward(is_train=False)):
-            gain = HEAD_STD[_head_kind(name)] / max(float(out.asnumpy().std()), 1e-6)
+        outs = forward_nodes(graph.symbol, args, auxs, probe_input(graph.input_shape, seed),
+                             [graph.layer_outputs[n].name for n in heads])
+        for name, out in zip(heads, outs):
+            gain = HEAD_STD[_head_kind(name)] / max(float(out.std()), 1e-6)
             for i in blobs[name]:
                 blobs[name][i] = blobs[name][i] * np.float32(gain)
     return {layer: [b[i] for i in sorted(b)] for layer, b in blobs.items()}
