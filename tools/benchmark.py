@@ -72,13 +72,24 @@ def _random_params(symbol, shape):
     return args, auxs
 
 
+def _noise(batch: int, size: int):
+    """The input every network is timed on: uniform noise in [-1, 1], float32 NCHW."""
+    import numpy as np
+    return np.random.default_rng(1).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+
+
+def _latency_and_throughput(runner, batch: int, runs: int) -> dict:
+    """Batch-1 latency and batch-``batch`` images/s; ``runner(b)`` returns a callable running one batch."""
+    return {"b1_ms": 1000 * _timed(runner(1), runs),
+            "throughput": batch / _timed(runner(batch), max(3, runs // 2), warmup=1)}
+
+
 def _bound(symbol, args, auxs, batch, size):
     import mxnet as mx
-    import numpy as np
     mod = mx.mod.Module(symbol, data_names=("data",), label_names=None)
     mod.bind([("data", (batch, 3, size, size))], for_training=False)
     mod.set_params(args, auxs, allow_missing=False, allow_extra=True)
-    data = mx.io.DataBatch([mx.nd.array(np.random.default_rng(1).uniform(-1, 1, (batch, 3, size, size)))])
+    data = mx.io.DataBatch([mx.nd.array(_noise(batch, size))])
 
     def run():
         mod.forward(data, is_train=False)
@@ -106,45 +117,39 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
         noise = np.random.default_rng(2).uniform(-1, 1, (8, 3, size, size)).astype(np.float32)
         calib = CalibrationData(mx.io.NDArrayIter(noise, batch_size=8), 8)
         symbol, args, auxs = quantize_int8(symbol, args, auxs, calib, 8)
-    out = {"b1_ms": 1000 * _timed(_bound(symbol, args, auxs, 1, size), runs)}
-    seconds = _timed(_bound(symbol, args, auxs, batch, size), max(3, runs // 2), warmup=1)
-    out["throughput"] = batch / seconds
-    return out
+    return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
 
 
 def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     import mxnet as mx
-    import numpy as np
     from gluoncv import model_zoo
     net = model_zoo.get_model(model, pretrained=False, pretrained_base=False)
     net.initialize()  # default initializer: the values do not matter for speed
     net.hybridize(static_alloc=True, static_shape=True)
-    out = {}
-    for b, key in ((1, "b1"), (batch, "bN")):
-        x = mx.nd.array(np.random.default_rng(1).uniform(-1, 1, (b, 3, size, size)))
 
-        def run(x=x):
+    def runner(b):
+        x = mx.nd.array(_noise(b, size))
+
+        def run():
             for o in net(x):
                 o.wait_to_read()
-        seconds = _timed(run, runs if b == 1 else max(3, runs // 2), warmup=3 if b == 1 else 1)
-        out[key] = seconds
-    return {"b1_ms": 1000 * out["b1"], "throughput": batch / out["bN"]}
+        return run
+    return _latency_and_throughput(runner, batch, runs)
 
 
 def worker_opencv(folder: str, size: int, batch: int, runs: int, work: str) -> dict:
     import cv2
-    import numpy as np
     weights = _caffe_weights(folder, work)
     net = cv2.dnn.readNetFromCaffe(str(SHARED / folder / "deploy.prototxt"), str(weights))
-    out = {}
-    for b, key in ((1, "b1"), (batch, "bN")):
-        blob = np.random.default_rng(1).uniform(-1, 1, (b, 3, size, size)).astype(np.float32)
 
-        def run(blob=blob):
+    def runner(b):
+        blob = _noise(b, size)
+
+        def run():
             net.setInput(blob)
             net.forward()
-        out[key] = _timed(run, runs if b == 1 else max(3, runs // 2), warmup=3 if b == 1 else 1)
-    return {"b1_ms": 1000 * out["b1"], "throughput": batch / out["bN"], "threads": cv2.getNumThreads()}
+        return run
+    return dict(_latency_and_throughput(runner, batch, runs), threads=cv2.getNumThreads())
 
 
 def worker_converted(folder: str, size: int, batch: int, runs: int, work: str) -> dict:
@@ -154,10 +159,7 @@ def worker_converted(folder: str, size: int, batch: int, runs: int, work: str) -
     weights = _caffe_weights(folder, work)
     graph = build(read_prototxt(SHARED / folder / "deploy.prototxt"), fold_batchnorm=True)
     args, auxs = fill(graph, read_caffemodel(weights))
-    out = {"b1_ms": 1000 * _timed(_bound(graph.symbol, args, auxs, 1, size), runs)}
-    out["throughput"] = batch / _timed(_bound(graph.symbol, args, auxs, batch, size), max(3, runs // 2),
-                                       warmup=1)
-    return out
+    return _latency_and_throughput(lambda b: _bound(graph.symbol, args, auxs, b, size), batch, runs)
 
 
 def _caffe_weights(folder: str, work: str) -> Path:
@@ -181,9 +183,8 @@ def worker_train_ours(network: str, size: int, batch: int, runs: int) -> dict:
     mod.bind([("data", (batch, 3, size, size))], [("label", (batch, 2, 6))])
     mod.init_params(INITIALIZER)
     mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 1e-4, "momentum": 0.9})
-    rng = np.random.default_rng(1)
     label = np.tile(np.array([[1, 0.1, 0.1, 0.5, 0.6, 0], [3, 0.4, 0.3, 0.9, 0.8, 0]]), (batch, 1, 1))
-    data = mx.io.DataBatch([mx.nd.array(rng.uniform(-1, 1, (batch, 3, size, size)))], [mx.nd.array(label)])
+    data = mx.io.DataBatch([mx.nd.array(_noise(batch, size))], [mx.nd.array(label)])
 
     def step():
         mod.forward_backward(data)
@@ -203,8 +204,7 @@ def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     net.hybridize(static_alloc=True, static_shape=True)
     targets, loss_fn = SSDTargetGenerator(), SSDMultiBoxLoss()
     trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e-4, "momentum": 0.9})
-    rng = np.random.default_rng(1)
-    x = mx.nd.array(rng.uniform(-1, 1, (batch, 3, size, size)))
+    x = mx.nd.array(_noise(batch, size))
     pixel_boxes = np.array([[30, 30, 150, 180], [120, 90, 270, 240]]) * size / 300
     boxes = mx.nd.array(np.tile(pixel_boxes, (batch, 1, 1)))
     ids = mx.nd.array(np.tile(np.array([[1], [3]]), (batch, 1, 1)))
