@@ -63,6 +63,10 @@ class Preset:
         SSDLite: depthwise-separable extra layers and prediction heads.
     activation : str
         Activation of extra layers and separable heads: ``relu`` or ``relu6``.
+    top_down : int
+        Channels of a feature-pyramid top-down path over the tapped layers (FPN,
+        Lin et al. 2017), ``0`` for the paper's SSD (heads on the taps themselves).
+        It gives the fine maps the context of the coarser ones; see ``symbol.builder.top_down``.
     """
 
     name: str
@@ -75,6 +79,7 @@ class Preset:
     extra_batchnorm: bool = False
     separable: bool = False
     activation: str = "relu"
+    top_down: int = 0
 
     def __post_init__(self):
         if self.activation not in ("relu", "relu6"):
@@ -84,6 +89,8 @@ class Preset:
         if len(self.anchors) != layers:
             raise ValueError(f"preset {self.name}: {len(self.anchors)} anchor specs for "
                              f"{layers} feature layers")
+        if self.top_down < 0:
+            raise ValueError(f"preset {self.name}: top_down must be >= 0 channels, got {self.top_down}")
         if self.normalization and len(self.normalization) != len(self.taps):
             raise ValueError(f"preset {self.name}: normalization has {len(self.normalization)} "
                              f"entries for {len(self.taps)} taps")

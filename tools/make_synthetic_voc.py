@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,24 +190,36 @@ def annotation_xml(image_id: str, width: int, height: int, objects: Sequence[Syn
     return ET.tostring(root, encoding="utf-8")
 
 
-def generate(out: Path, *, name: str = "synthetic", trainval: int = 2000, test: int = 500,
-             seed: int = 0, quality: int = 90) -> Path:
-    """Write the dataset and return its VOC folder ``<out>/VOCdevkit/<name>``.
-
-    Image ``i`` depends only on ``(seed, i)``, so sizes can change without
-    changing the images that stay.
-    """
-    root = Path(out) / "VOCdevkit" / name
-    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    ids = [f"{i:06d}" for i in range(trainval + test)]
-    for i, image_id in enumerate(ids):
-        rng = np.random.default_rng([seed, i])
-        img, objects = render_image(rng)
+def _write_images(root: Path, name: str, seed: int, indices: Sequence[int], quality: int) -> None:
+    """Render and write images ``indices`` (image ``i`` from the generator seeded ``(seed, i)``)."""
+    for i in indices:
+        image_id = f"{i:06d}"
+        img, objects = render_image(np.random.default_rng([seed, i]))
         cv2.imwrite(str(root / "JPEGImages" / f"{image_id}.jpg"), img,
                     [cv2.IMWRITE_JPEG_QUALITY, quality])
         (root / "Annotations" / f"{image_id}.xml").write_bytes(
             annotation_xml(image_id, img.shape[1], img.shape[0], objects, name))
+
+
+def generate(out: Path, *, name: str = "synthetic", trainval: int = 2000, test: int = 500,
+             seed: int = 0, quality: int = 90, jobs: int = 1) -> Path:
+    """Write the dataset and return its VOC folder ``<out>/VOCdevkit/<name>``.
+
+    Image ``i`` depends only on ``(seed, i)``, so sizes can change without
+    changing the images that stay, and ``jobs`` processes write the same files
+    as one.
+    """
+    root = Path(out) / "VOCdevkit" / name
+    for sub in ("JPEGImages", "Annotations", "ImageSets/Main"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    total = trainval + test
+    ids = [f"{i:06d}" for i in range(total)]
+    if jobs <= 1:
+        _write_images(root, name, seed, range(total), quality)
+    else:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            pool.starmap(_write_images, [(root, name, seed, range(k, total, jobs), quality)
+                                         for k in range(jobs)])
     (root / "ImageSets/Main/trainval.txt").write_text("\n".join(ids[:trainval]) + "\n")
     (root / "ImageSets/Main/test.txt").write_text("\n".join(ids[trainval:]) + "\n")
     (root / "classes.txt").write_text("\n".join(CLASSES) + "\n")
@@ -221,12 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trainval", type=int, default=2000, help="images in the trainval split")
     p.add_argument("--test", type=int, default=500, help="images in the test split")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="processes writing images (same files for any count)")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    root = generate(args.out, name=args.name, trainval=args.trainval, test=args.test, seed=args.seed)
+    root = generate(args.out, name=args.name, trainval=args.trainval, test=args.test, seed=args.seed,
+                    jobs=args.jobs)
     print(f"wrote {args.trainval} trainval + {args.test} test images to {root}")
     return 0
 

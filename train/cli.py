@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anchor-scales", default=None, metavar="S_MIN,S_MAX[,FIRST_MIN,FIRST_MAX]",
                    help="anchor sizes by the paper's linear rule at other scales (fractions of the "
                         "input side; default: the preset's); the checkpoint keeps them")
+    p.add_argument("--top-down", type=int, default=None, metavar="CHANNELS",
+                   help="feature-pyramid top-down path of CHANNELS over the tapped layers "
+                        "(0: none, the paper's SSD; default: the preset's)")
     g = p.add_argument_group("optimization")
     g.add_argument("--batch-size", type=int, default=d["batch_size"], help="images per update, all devices")
     g.add_argument("--epochs", type=int, default=d["epochs"])
@@ -69,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-every", type=int, default=d["val_every"], help="epochs between validations")
     cli.add_device_args(p)
     p.add_argument("--kvstore", default=d["kvstore"], help="kvstore type (local, device, dist_sync, ...)")
+    p.add_argument("--log-interval", type=int, default=d["log_interval"], metavar="BATCHES",
+                   help="batches between progress-bar updates, or log lines with --no-progress")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show a progress bar")
     p.add_argument("--log-dir", type=Path, default=None,
@@ -96,7 +101,8 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> TrainConf
         raise ValueError(f"--anchor-scales: expected comma-separated numbers, got {args.anchor_scales!r}") \
             from None
     return TrainConfig(
-        anchor_scales=scales, train_rec=args.train_rec, val_rec=args.val_rec, prefix=args.prefix,
+        anchor_scales=scales, top_down=args.top_down, train_rec=args.train_rec, val_rec=args.val_rec,
+        prefix=args.prefix,
         network=args.network or cli.DEFAULT_NETWORK,
         data_shape=args.data_shape or cli.DEFAULT_DATA_SHAPE, class_names=_class_names(args),
         contexts=parse_contexts(args.gpus, args.cpus), kvstore=args.kvstore,
@@ -108,6 +114,7 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> TrainConf
                                    max_expand=args.max_expand) if args.augment else NO_AUGMENTATION),
         resume=args.resume, pretrained=args.pretrained, freeze=args.freeze,
         checkpoint_every=args.checkpoint_every, val_every=args.val_every, seed=args.seed,
+        log_interval=args.log_interval,
         threads=args.threads, progress=args.progress, log_dir=args.log_dir,
         command="python train.py " + " ".join(shlex.quote(a) for a in argv))
 

@@ -41,6 +41,7 @@ class TrainConfig:
     std: Tuple[float, float, float] = DEFAULT_STD
     augmentation: Augmentation = Augmentation()
     anchor_scales: Optional[Tuple[float, ...]] = None  # symbol.presets.with_anchor_scales
+    top_down: Optional[int] = None  # Preset.top_down channels; None keeps the preset's
     resume: Optional[int] = None
     pretrained: Optional[Path] = None
     freeze: Optional[str] = None

@@ -66,7 +66,10 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str]
     for given, shapes, kept in ((args, arg_shapes, kept_args), (auxs, aux_shapes, kept_auxs)):
         for name, value in given.items():
             if name in shapes and tuple(value.shape) != tuple(shapes[name]):
-                (reinitialized if CLASS_LAYER.match(name) else mismatched).append(
+                # Only the output count differing is a class-count change; anything else is a
+                # mismatch (e.g. a head reading a top-down path's channels).
+                other_classes = CLASS_LAYER.match(name) and value.shape[1:] == tuple(shapes[name][1:])
+                (reinitialized if other_classes else mismatched).append(
                     f"{name} {tuple(value.shape)} vs {tuple(shapes[name])}")
             elif name in shapes:
                 kept[name] = value

@@ -13,7 +13,7 @@ import logging
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -69,6 +69,8 @@ class Trainer:
         self.preset = get_preset(config.network, config.data_shape)
         if config.anchor_scales:
             self.preset = with_anchor_scales(self.preset, config.anchor_scales)
+        if config.top_down is not None:
+            self.preset = replace(self.preset, top_down=config.top_down)
         self.symbol = train_symbol(self.preset, len(config.class_names))
         probe = self.epoch_iterator(0)
         self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
@@ -183,6 +185,12 @@ class Trainer:
                 pos = max(batch_sums[3], 1)
                 bar.set_postfix(loss=f"{batch_sums[0] / pos:.3f}", ce=f"{batch_sums[1] / pos:.3f}",
                                 l1=f"{batch_sums[2] / pos:.3f}", lr=f"{self.current_lr():.4g}")
+            if not c.progress and (i + 1) % c.log_interval == 0:
+                # Without a bar (logs to a file): a line every log_interval batches, running means.
+                pos = max(sums[3], 1)
+                log.info("epoch %d batch %d/%d: loss %.4f (cross-entropy %.4f, smooth-L1 %.4f) lr %.5g, "
+                         "%.1f img/s", epoch, i + 1, self.batches_per_epoch, sums[0] / pos, sums[1] / pos,
+                         sums[2] / pos, self.current_lr(), images / max(time.time() - start, 1e-9))
         elapsed = time.time() - start
         pos = max(sums[3], 1)
         return EpochStats(epoch, sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
@@ -225,7 +233,8 @@ class Trainer:
                          class_names=tuple(c.class_names), mean=tuple(c.mean), std=tuple(c.std),
                          channel_order="RGB", detection=asdict(DetectionParams()),
                          made_by={"command": c.command, "preset": self.preset.name,
-                                  "anchor_scales": list(c.anchor_scales or ())})
+                                  "anchor_scales": list(c.anchor_scales or ()),
+                                  "top_down": self.preset.top_down})
 
     def save_checkpoint(self, epoch: int) -> None:
         """``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``.states`` and metadata, atomically."""

@@ -84,3 +84,67 @@ def test_deploy_head_options_reach_the_operator():
     node = [n for n in sym.get_internals() if n.name == "detection"][0]
     assert node.attr("nms_threshold") == "0.3" and node.attr("nms_topk") == "50"
     assert node.attr("force_suppress") == "True"
+
+
+def _conv_np(x, w, b=None, pad=0):
+    """Direct NCHW convolution, stride 1 (numpy twin for small inputs)."""
+    x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    k = w.shape[2]
+    h, wd = x.shape[2] - k + 1, x.shape[3] - k + 1
+    out = np.zeros((x.shape[0], w.shape[0], h, wd))
+    for i in range(k):
+        for j in range(k):
+            out += np.einsum("nchw,oc->nohw", x[:, :, i:i + h, j:j + wd], w[:, :, i, j])
+    return out if b is None else out + b[None, :, None, None]
+
+
+def test_top_down_path_equals_numpy_twin():
+    from symbol.builder import top_down
+    rng = np.random.default_rng(0)
+    shapes = [(1, 3, 7, 7), (1, 5, 4, 4), (1, 4, 2, 2)]  # 4 -> 8 cropped to 7, 2 -> 4
+    taps = [mx.sym.var(f"t{i}") for i in range(3)]
+    outs = mx.sym.Group(top_down(taps, 2, batchnorm=False))
+    inputs = {f"t{i}": rng.normal(size=s) for i, s in enumerate(shapes)}
+    params = {}
+    arg_shapes = outs.infer_shape(**{k: v.shape for k, v in inputs.items()})[0]
+    for name, shape in zip(outs.list_arguments(), arg_shapes):
+        if name not in inputs:
+            params[name] = rng.normal(size=shape)
+    got = [o.asnumpy() for o in outs.eval(ctx=mx.cpu(), **{k: mx.nd.array(v, dtype="float64")
+                                                            for k, v in {**inputs, **params}.items()})]
+    merged, want = None, []
+    for i in (2, 1, 0):
+        lateral = _conv_np(inputs[f"t{i}"], params[f"td{i}_lateral_weight"], params[f"td{i}_lateral_bias"])
+        if merged is not None:
+            up = merged.repeat(2, axis=2).repeat(2, axis=3)
+            lateral = lateral + up[:, :, :lateral.shape[2], :lateral.shape[3]]
+        merged = lateral
+        smooth = _conv_np(merged, params[f"td{i}_smooth_weight"], params[f"td{i}_smooth_bias"], pad=1)
+        want.insert(0, np.maximum(smooth, 0))
+    assert [g.shape for g in got] == [(1, 2, 7, 7), (1, 2, 4, 4), (1, 2, 2, 2)]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-9)
+
+
+def test_top_down_preset_keeps_anchors_and_heads_see_its_channels():
+    from dataclasses import replace
+    plain = get_preset("mobilenet0.25", 300)
+    fpn = replace(plain, top_down=24)
+    symbol = deploy_symbol(fpn, 3)
+    _, outs, _ = symbol.infer_shape(data=(2, 3, 300, 300))
+    assert outs == [(2, plain.num_anchors(), 6)]
+    shapes = dict(zip(symbol.list_arguments(), symbol.infer_shape(data=(2, 3, 300, 300))[0]))
+    for i in range(len(plain.taps)):  # heads on the taps read the path's 24 channels
+        assert shapes[f"head{i}_cls_weight"][1] == 24
+    assert shapes[f"head{len(plain.taps)}_cls_weight"][1] != 24  # extras keep their own
+
+
+def test_top_down_rejects_taps_that_shrink_more_than_twice():
+    from dataclasses import replace
+    preset = replace(get_preset("vgg16_reduced_tiny", 300), name="bad", top_down=8,
+                     taps=("relu3_3", "relu7"))  # 75x75 then 19x19
+    assert [h for h, _ in replace(preset, top_down=0).feature_shapes()][:2] == [75, 19]
+    with pytest.raises(ValueError, match=r"preset bad: top_down needs .* got sides \[75, 19\]"):
+        deploy_symbol(preset, 2)
+    with pytest.raises(ValueError, match="top_down must be >= 0"):
+        replace(preset, top_down=-1)

@@ -16,6 +16,15 @@ def test_same_seed_same_files_different_seed_different(tmp_path):
     assert (a / "JPEGImages/000001.jpg").read_bytes() == (d / "JPEGImages/000001.jpg").read_bytes()
 
 
+def test_parallel_jobs_write_the_same_files(tmp_path):
+    one = generate(tmp_path / "one", trainval=4, test=1, seed=5)
+    two = generate(tmp_path / "two", trainval=4, test=1, seed=5, jobs=2)
+    files = sorted(f.relative_to(one) for f in one.rglob("*") if f.is_file())
+    assert len(files) == 5 * 2 + 3  # images + annotations, two image sets, classes.txt
+    for f in files:
+        assert (one / f).read_bytes() == (two / f).read_bytes(), f
+
+
 def test_dataset_properties_over_many_images():
     sides, per_image, difficult, truncated, empty = [], [], 0, 0, 0
     for i in range(150):

@@ -159,3 +159,36 @@ def test_anchor_scales_override_reaches_the_symbol_and_metadata(packed, tmp_path
     prior = next(n for n in trainer.symbol.get_internals() if n.name == "head0_anchors")
     assert prior.attr("sizes").startswith("(0.05,")
     assert trainer.meta().made_by["anchor_scales"] == [0.1, 0.9, 0.05, 0.1]
+
+
+def test_top_down_flag_reaches_the_symbol_and_metadata(packed, tmp_path):
+    trainer = Trainer(_config(packed, tmp_path, top_down=16, epochs=1))
+    assert trainer.preset.top_down == 16
+    assert "td0_smooth_weight" in trainer.symbol.list_arguments()
+    assert trainer.meta().made_by["top_down"] == 16
+    assert "td0_smooth_weight" not in Trainer(_config(packed, tmp_path / "plain")).symbol.list_arguments()
+
+
+def test_checkpoint_grows_a_top_down_path_heads_on_taps_start_fresh(packed, checkpoint, tmp_path, caplog):
+    with caplog.at_level(logging.INFO):
+        trainer = Trainer(_config(packed, tmp_path, top_down=16,
+                                  pretrained=modelfile.params_path(checkpoint, 2)))
+    assert "number of classes differs" not in caplog.text  # same classes, other input channels
+    assert "shape mismatch, initialized fresh: head0_cls_weight" in caplog.text
+    src, _ = modelfile.load_params(checkpoint, 2)
+    args, _ = trainer.module.get_params()
+    for name, value in args.items():
+        if name in src and src[name].shape == value.shape:
+            assert np.array_equal(value.asnumpy(), src[name].asnumpy()), name
+        else:
+            assert name.startswith(("td", "head0_", "head1_")), name
+    assert not any(n.startswith("td") for n in src) and "td0_lateral_weight" in args
+
+
+def test_without_a_progress_bar_the_epoch_logs_a_line_every_log_interval_batches(packed, tmp_path, caplog):
+    trainer = Trainer(_config(packed, tmp_path, log_interval=2))
+    with caplog.at_level(logging.INFO, logger="train.trainer"):
+        trainer.train_epoch(1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 1 batch")]
+    assert len(lines) == trainer.batches_per_epoch // 2 > 0
+    assert lines[0].startswith(f"epoch 1 batch 2/{trainer.batches_per_epoch}: loss ")
