@@ -99,7 +99,7 @@ def save_model(prefix, epoch: int, symbol: mx.sym.Symbol, arg_params: dict, aux_
     blob = {f"arg:{k}": v for k, v in arg_params.items()}
     blob.update({f"aux:{k}": v for k, v in aux_params.items()})
     with atomic_paths(symbol_path(prefix), params_path(prefix, epoch)) as (tmp_sym, tmp_params):
-        symbol.save(str(tmp_sym))
+        symbol.save(str(tmp_sym), remove_amp_cast=False)  # MXNet drops amp_cast nodes by default
         mx.nd.save(str(tmp_params), blob)
     write_json(meta_path(prefix), meta.to_json())
 

@@ -22,10 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli.add_model_args(p)
     p.add_argument("--out", type=Path, required=True, help="output prefix of the deploy model")
     cli.add_detection_args(p)
-    g = p.add_argument_group("INT8 (CPU, oneDNN)")
-    g.add_argument("--quantize", choices=("int8",), default=None,
-                   help="calibrated int8 quantization (needs --calib-rec); also takes a deploy or "
-                        "converted model as --prefix")
+    g = p.add_argument_group("reduced precision (CPU, oneDNN)")
+    g.add_argument("--quantize", choices=("int8", "bf16"), default=None,
+                   help="int8: calibrated quantization (needs --calib-rec; also takes a deploy or "
+                        "converted model as --prefix); bf16: bfloat16 convolutions, no calibration")
     g.add_argument("--calib-rec", type=Path, default=None, help="int8: images to calibrate on (.rec)")
     g.add_argument("--calib-images", type=int, default=64, help="int8: calibration images")
     g.add_argument("--calib-mode", choices=("naive", "entropy"), default="naive",
@@ -68,6 +68,10 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
                                            calib_images, mode=calib_mode, exclude=exclude)
         made_by.update(precision="int8", calibration={"rec": str(calib_rec), "images": calib_images,
                                                       "mode": calib_mode, "exclude": exclude})
+    elif quantize == "bf16":
+        from detect.quantize import to_bfloat16
+        symbol, args, auxs = to_bfloat16(symbol, args, auxs, meta.data_shape, detection)
+        made_by.update(precision="bf16")
     out_meta = replace(meta, kind="deploy", detection=asdict(detection), made_by=made_by)
     modelfile.save_model(out, epoch, symbol, args, auxs, out_meta)
     return epoch

@@ -32,7 +32,7 @@ def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.s
     ``box_nms`` takes the NMS threshold, the score threshold and
     force-suppress; its per-class top-k is fixed at conversion.
     """
-    graph = json.loads(symbol.tojson())
+    graph = json.loads(symbol.tojson(remove_amp_cast=False))  # keep a BF16 model's casts
     found = False
     for node in graph["nodes"]:
         attrs = node.setdefault("attrs", {})

@@ -1,4 +1,4 @@
-"""INT8 deploy models, calibrated, through MXNet's oneDNN backend.
+"""Reduced-precision deploy models for CPUs: INT8 (calibrated) and BF16, through oneDNN.
 
 INT8 (``mxnet.contrib.quantization.quantize_model_mkldnn``): convolutions,
 pooling and their fused BatchNorm/ReLU run in int8 with per-layer ranges
@@ -7,10 +7,16 @@ KL-optimal threshold). Operators without an int8 kernel (L2Normalization,
 softmax, reshapes, MultiBoxPrior/Detection) stay in fp32; the log names
 them. ``--exclude REGEX`` keeps more layers in fp32.
 
-The result is saved as a normal deploy model. BF16 through ``mxnet.contrib.amp``
-was tried and does not work on these graphs in MXNet 1.9.1: AMP hands
-bfloat16 to MultiBoxPrior (which accepts only fp32), and excluding those
-nodes leaves the graph unconverted (no casts, fp32 weights).
+BF16 (``mxnet.contrib.amp``, no calibration): convolutions and fully-connected
+layers run in bfloat16 (AVX512-BF16 where the CPU has it), their weights stored
+as bfloat16. AMP cannot convert a whole SSD graph in MXNet 1.9.1: it hands
+bfloat16 to MultiBoxPrior, which accepts only fp32, and an op of that kind
+cannot be listed as fp32. So only the part that computes the class logits and
+box offsets is converted; the anchors, which depend on the input size alone,
+are computed once in fp32 and stored as a parameter; softmax and
+MultiBoxDetection run in fp32.
+
+Both results are saved as normal deploy models.
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ class CalibrationData(mx.io.DataIter):
 
 
 def _nodes(symbol):
-    return json.loads(symbol.tojson())["nodes"]
+    return json.loads(symbol.tojson(remove_amp_cast=False))["nodes"]
 
 
 def quantize_int8(symbol, args, auxs, calibration: CalibrationData, num_images: int, *,
@@ -75,3 +81,57 @@ def quantize_int8(symbol, args, auxs, calibration: CalibrationData, num_images: 
     log.info("kept in fp32 (no int8 kernel in MXNet's oneDNN backend): %s",
              ", ".join(f"{k} x{v}" for k, v in sorted(fp32.items())))
     return qsym, qargs, qauxs
+
+
+#: The parameter holding a BF16 model's precomputed anchors (1, N, 4).
+FIXED_ANCHORS = "anchors_fixed"
+
+
+def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.Symbol, dict, dict]:
+    """A BF16 deploy symbol and its parameters from a deploy ``symbol`` with body outputs.
+
+    Parameters
+    ----------
+    symbol : Symbol
+        Deploy symbol whose internals include ``cls_preds``, ``loc_preds`` and ``anchors``
+        (``symbol.builder.body``); converted Caffe graphs do not qualify.
+    args, auxs : dict of NDArray
+        fp32 parameters of ``symbol``.
+    data_shape : int
+        Input side; the anchors are computed for it.
+    detection : DetectionParams
+        Settings of the fp32 MultiBoxDetection stage.
+    """
+    from mxnet.contrib import amp
+
+    from detect.model import BODY_OUTPUTS
+    from symbol.builder import detection_head
+    internals = symbol.get_internals()
+    if not all(f"{n}_output" in internals.list_outputs() for n in BODY_OUTPUTS):
+        raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
+                         "loc_preds, anchors); converted Caffe graphs are not supported")
+    cls_preds, loc_preds, anchors = (internals[f"{n}_output"] for n in BODY_OUTPUTS)
+    shape = (1, 3, data_shape, data_shape)
+    anchor_args = {k: v for k, v in args.items() if k in anchors.list_arguments()}
+    anchor_auxs = {k: v for k, v in auxs.items() if k in anchors.list_auxiliary_states()}
+    fixed = _forward(anchors, shape, anchor_args, anchor_auxs)
+    body = mx.sym.Group([cls_preds, loc_preds])
+    body_args = {k: v for k, v in args.items() if k in body.list_arguments()}
+    body_auxs = {k: v for k, v in auxs.items() if k in body.list_auxiliary_states()}
+    bsym, bargs, bauxs = amp.convert_model(body, body_args, body_auxs, target_dtype="bfloat16",
+                                           cast_optional_params=True)
+    outs = [mx.sym.amp_cast(bsym[i], dtype="float32", name=f"{n}_fp32")
+            for i, n in enumerate(BODY_OUTPUTS[:2])]
+    anchor_var = mx.sym.var(FIXED_ANCHORS, shape=fixed.shape)
+    result = detection_head(outs[0], outs[1], anchor_var, detection)
+    bf16 = Counter(n["op"] for n in _nodes(bsym) if n["op"] in ("Convolution", "FullyConnected"))
+    log.info("bf16: %s; anchors precomputed for %dx%d; softmax and detection in fp32",
+             ", ".join(f"{k} x{v}" for k, v in sorted(bf16.items())), data_shape, data_shape)
+    return result, dict(bargs, **{FIXED_ANCHORS: fixed}), bauxs
+
+
+def _forward(symbol, shape, args, auxs):
+    """The single output of ``symbol`` on a zero input of ``shape``."""
+    ex = symbol.bind(mx.cpu(), dict(args, data=mx.nd.zeros(shape)), aux_states=auxs, grad_req="null")
+    return ex.forward()[0]
+

@@ -99,7 +99,7 @@ def _bound(symbol, args, auxs, batch, size):
 
 
 def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) -> dict:
-    """fp32 with NMS, fp32 without the detection stage, or int8."""
+    """fp32 with NMS, fp32 without the detection stage, int8 or bf16."""
     import mxnet as mx
 
     from symbol.builder import body, deploy_symbol
@@ -117,6 +117,10 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
         noise = np.random.default_rng(2).uniform(-1, 1, (8, 3, size, size)).astype(np.float32)
         calib = CalibrationData(mx.io.NDArrayIter(noise, batch_size=8), 8)
         symbol, args, auxs = quantize_int8(symbol, args, auxs, calib, 8)
+    elif variant == "bf16":
+        from detect.quantize import to_bfloat16
+        from symbol.builder import DetectionParams
+        symbol, args, auxs = to_bfloat16(symbol, args, auxs, size, DetectionParams())
     return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
 
 
@@ -137,10 +141,12 @@ def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     return _latency_and_throughput(runner, batch, runs)
 
 
-def worker_opencv(folder: str, size: int, batch: int, runs: int, work: str) -> dict:
+def worker_opencv(folder: str, size: int, batch: int, runs: int, work: str, winograd: bool = True) -> dict:
+    """OpenCV DNN as users run it, or (``winograd=False``) with direct fp32 convolutions only."""
     import cv2
     weights = _caffe_weights(folder, work)
     net = cv2.dnn.readNetFromCaffe(str(SHARED / folder / "deploy.prototxt"), str(weights))
+    net.enableWinograd(winograd)
 
     def runner(b):
         blob = _noise(b, size)
@@ -277,12 +283,14 @@ def measure_case(name: str, args) -> dict:
     row["ours"] = run_worker(dict(kind="ours", network=network, variant="fp32", **common), "ours")
     row["ours_no_nms"] = run_worker(dict(kind="ours", network=network, variant="no_nms", **common), "ours")
     row["ours_int8"] = run_worker(dict(kind="ours", network=network, variant="int8", **common), "ours")
+    row["ours_bf16"] = run_worker(dict(kind="ours", network=network, variant="bf16", **common), "ours")
     if gluon_model and args.gluoncv:
         row["gluoncv_default"] = run_worker(dict(kind="gluoncv", model=gluon_model, **common), "default")
         row["gluoncv_equal"] = run_worker(dict(kind="gluoncv", model=gluon_model, **common), "equal")
     if caffe and args.opencv and (SHARED / caffe).is_dir():
         spec = dict(folder=caffe, work=str(args.work), **common)
         row["opencv"] = run_worker(dict(kind="opencv", **spec), "default")
+        row["opencv_direct"] = run_worker(dict(kind="opencv", winograd=False, **spec), "default")
         row["converted"] = run_worker(dict(kind="converted", **spec), "ours")
     return row
 
@@ -313,10 +321,10 @@ def _ratio(a, b, key="b1_ms"):
     return f"{a[key] / b[key]:.2f}" if a and b else "–"
 
 
-INFERENCE_COLUMNS = ("case", "ours fp32 (ms)", "no NMS", "int8", "ours b8 img/s", "GluonCV default",
-                     "GluonCV equal", "Caffe model: OpenCV", "Caffe model: converted, ours",
-                     "ours / GluonCV default", "ours / GluonCV equal", "converted / OpenCV",
-                     "int8 speed-up vs GluonCV equal")
+INFERENCE_COLUMNS = ("case", "ours fp32 (ms)", "no NMS", "int8", "bf16", "ours b8 img/s", "GluonCV default",
+                     "GluonCV equal", "Caffe model: OpenCV", "OpenCV, Winograd off",
+                     "Caffe model: converted, ours", "ours / GluonCV default", "ours / GluonCV equal",
+                     "ours / OpenCV", "bf16 / OpenCV", "converted / OpenCV", "int8 speed-up vs GluonCV equal")
 
 
 def _inference_row(r: dict) -> List[str]:
@@ -324,9 +332,10 @@ def _inference_row(r: dict) -> List[str]:
     if not ours:
         return [r["case"], "failed"] + [""] * (len(INFERENCE_COLUMNS) - 2)
     speedup = f"{g_eq['b1_ms'] / int8['b1_ms']:.1f}x" if g_eq and int8 else "–"
-    return [r["case"], _ms(ours), _ms(r.get("ours_no_nms")), _ms(int8), f"{ours['throughput']:.1f}",
-            _ms(r.get("gluoncv_default")), _ms(g_eq), _ms(r.get("opencv")), _ms(r.get("converted")),
-            _ratio(ours, r.get("gluoncv_default")), _ratio(ours, g_eq),
+    return [r["case"], _ms(ours), _ms(r.get("ours_no_nms")), _ms(int8), _ms(r.get("ours_bf16")),
+            f"{ours['throughput']:.1f}", _ms(r.get("gluoncv_default")), _ms(g_eq), _ms(r.get("opencv")),
+            _ms(r.get("opencv_direct")), _ms(r.get("converted")), _ratio(ours, r.get("gluoncv_default")),
+            _ratio(ours, g_eq), _ratio(ours, r.get("opencv")), _ratio(r.get("ours_bf16"), r.get("opencv")),
             _ratio(r.get("converted"), r.get("opencv")), speedup]
 
 
