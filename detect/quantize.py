@@ -14,7 +14,8 @@ bfloat16 to MultiBoxPrior, which accepts only fp32, and an op of that kind
 cannot be listed as fp32. So only the part that computes the class logits and
 box offsets is converted; the anchors, which depend on the input size alone,
 are computed once in fp32 and stored as a parameter; softmax and
-MultiBoxDetection run in fp32.
+MultiBoxDetection run in fp32. BF16 models run on CPUs only (MXNet 1.9 has
+no bfloat16 GPU kernels).
 
 Both results are saved as normal deploy models.
 """
@@ -111,14 +112,9 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
         raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
                          "loc_preds, anchors); converted Caffe graphs are not supported")
     cls_preds, loc_preds, anchors = (internals[f"{n}_output"] for n in BODY_OUTPUTS)
-    shape = (1, 3, data_shape, data_shape)
-    anchor_args = {k: v for k, v in args.items() if k in anchors.list_arguments()}
-    anchor_auxs = {k: v for k, v in auxs.items() if k in anchors.list_auxiliary_states()}
-    fixed = _forward(anchors, shape, anchor_args, anchor_auxs)
+    fixed = _forward(anchors, (1, 3, data_shape, data_shape), *_params_of(anchors, args, auxs))
     body = mx.sym.Group([cls_preds, loc_preds])
-    body_args = {k: v for k, v in args.items() if k in body.list_arguments()}
-    body_auxs = {k: v for k, v in auxs.items() if k in body.list_auxiliary_states()}
-    bsym, bargs, bauxs = amp.convert_model(body, body_args, body_auxs, target_dtype="bfloat16",
+    bsym, bargs, bauxs = amp.convert_model(body, *_params_of(body, args, auxs), target_dtype="bfloat16",
                                            cast_optional_params=True)
     outs = [mx.sym.amp_cast(bsym[i], dtype="float32", name=f"{n}_fp32")
             for i, n in enumerate(BODY_OUTPUTS[:2])]
@@ -128,6 +124,13 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
     log.info("bf16: %s; anchors precomputed for %dx%d; softmax and detection in fp32",
              ", ".join(f"{k} x{v}" for k, v in sorted(bf16.items())), data_shape, data_shape)
     return result, dict(bargs, **{FIXED_ANCHORS: fixed}), bauxs
+
+
+def _params_of(symbol, args, auxs) -> Tuple[dict, dict]:
+    """The entries of ``args`` and ``auxs`` that ``symbol`` uses."""
+    arg_names, aux_names = set(symbol.list_arguments()), set(symbol.list_auxiliary_states())
+    return ({k: v for k, v in args.items() if k in arg_names},
+            {k: v for k, v in auxs.items() if k in aux_names})
 
 
 def _forward(symbol, shape, args, auxs):
