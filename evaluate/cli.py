@@ -18,6 +18,7 @@ from dataset.iterator import DetRecordIter
 from dataset.records import DatasetError
 from dataset.voc import load_voc
 from detect.model import detector_from_args
+from evaluate.breakdown import ErrorBreakdown
 from evaluate.coco_eval import COCOEvaluator
 from evaluate.plots import plot_pr_curves, save_examples
 from evaluate.report import format_table, summary
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a VOC true positive")
     p.add_argument("--coco", action=argparse.BooleanOptionalAction, default=True,
                    help="also compute COCO AP@[.5:.95] with pycocotools")
+    p.add_argument("--breakdown", type=float, default=None, nargs="?", const=0.05, metavar="SCORE",
+                   help="also print recall by object size and a class confusion matrix, for "
+                        "detections scoring >= SCORE (default 0.05)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     p.add_argument("--coco-results", type=Path, default=None,
                    help="write the detections in COCO results format (json) here")
@@ -75,8 +79,8 @@ def _rec_images(rec: Path, count: int) -> List[np.ndarray]:
     return images
 
 
-def _run(args, detector):
-    """Evaluators filled over the chosen data, and the kept samples with their images."""
+def _run(args, detector, extra):
+    """Evaluators filled over the chosen data (``extra`` ones too), and the kept samples with images."""
     names = detector.meta.class_names
     voc = VOCEvaluator(names, iou_thresh=args.iou)
     keep = args.examples if args.plot_dir else 0
@@ -88,11 +92,11 @@ def _run(args, detector):
             raise ValueError(f"{args.coco_json}: categories {list(data.categories.names)} differ from "
                              f"the model's classes {list(names)}")
         coco = COCOEvaluator(names, data.categories.ids, ground_truth=data.json)
-        samples = evaluate_records(detector, data.records, [voc, coco], image_ids=data.image_ids,
+        samples = evaluate_records(detector, data.records, [voc, coco, *extra], image_ids=data.image_ids,
                                    progress=args.progress, keep=keep)
         return voc, coco, samples, [cv2.imread(s.path) for s in samples]
     coco = COCOEvaluator(names) if args.coco else None
-    evaluators = [voc] + ([coco] if coco else [])
+    evaluators = [voc] + ([coco] if coco else []) + extra
     if args.rec:
         samples = _evaluate_rec(detector, args.rec, evaluators, args.batch_size, args.progress, keep)
         return voc, coco, samples, _rec_images(args.rec, len(samples))
@@ -119,15 +123,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli.setup_logging()
     try:
         detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)
-        voc, coco, samples, images = _run(args, detector)
+        breakdown = ([ErrorBreakdown(detector.meta.class_names, score=args.breakdown, iou=args.iou)]
+                     if args.breakdown is not None else [])
+        voc, coco, samples, images = _run(args, detector, breakdown)
         result = summary(voc)
         if coco is not None:
             result["coco"] = coco.evaluate()
+        if breakdown:
+            result["breakdown"] = breakdown[0].result()
     except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
         return cli.print_error(err)
     data = args.rec or args.voc_root or args.coco_json
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
     print(f"{args.prefix} (epoch {detector.epoch}) on {data}: {voc.num_images} images")
     print(format_table(result))
+    if breakdown:
+        print("\n" + breakdown[0].format())
     _write_outputs(args, voc, coco, samples, images, result)
     return 0

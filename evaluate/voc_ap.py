@@ -59,6 +59,38 @@ def area_ap(recall: np.ndarray, precision: np.ndarray) -> float:
     return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
 
 
+def image_boxes(detections, ground_truth, image_size=None):
+    """One image's rows without padding, in pixels when ``image_size`` is given.
+
+    Parameters
+    ----------
+    detections : array (K, 6)
+        ``[class_id, score, xmin, ymin, xmax, ymax]`` normalized; class -1 rows are dropped.
+    ground_truth : array (M, 5 or 6)
+        ``[class_id, xmin, ymin, xmax, ymax(, difficult)]`` normalized; class -1 rows are dropped.
+    image_size : (int, int), optional
+        ``(width, height)``: boxes are scaled to pixels and compared with the VOC devkit's
+        inclusive-pixel convention (``offset`` 1); otherwise they stay normalized (offset 0).
+
+    Returns
+    -------
+    (detections, ground_truth, difficult, offset)
+        float64 arrays (K', 6) and (M', >=5), bool (M',), float.
+    """
+    dets = np.array(detections, np.float64).reshape(-1, 6)
+    gts = np.array(ground_truth, np.float64)
+    gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
+    dets, gts = dets[dets[:, 0] >= 0], gts[gts[:, 0] >= 0]
+    offset = 0.0
+    if image_size is not None:
+        scale = np.array(tuple(image_size) * 2, np.float64)
+        dets[:, 2:6] *= scale
+        gts[:, 1:5] *= scale
+        offset = 1.0
+    difficult = gts[:, 5] > 0 if gts.shape[1] > 5 else np.zeros(len(gts), bool)
+    return dets, gts, difficult, offset
+
+
 class VOCEvaluator:
     """Accumulates detections and ground truth image by image; reports per-class AP.
 
@@ -95,17 +127,7 @@ class VOCEvaluator:
         image_size : (int, int), optional
             ``(width, height)`` in pixels: boxes are compared in pixels, VOC style.
         """
-        dets = np.array(detections, np.float64).reshape(-1, 6)
-        gts = np.array(ground_truth, np.float64)
-        gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
-        dets, gts = dets[dets[:, 0] >= 0], gts[gts[:, 0] >= 0]
-        offset = 0.0
-        if image_size is not None:
-            scale = np.array(image_size * 2, np.float64)
-            dets[:, 2:6] *= scale
-            gts[:, 1:5] *= scale
-            offset = 1.0
-        difficult = gts[:, 5] > 0 if gts.shape[1] > 5 else np.zeros(len(gts), bool)
+        dets, gts, difficult, offset = image_boxes(detections, ground_truth, image_size)
         self.num_images += 1
         for c in range(len(self.class_names)):
             gt_c, diff_c = gts[gts[:, 0] == c, 1:5], difficult[gts[:, 0] == c]

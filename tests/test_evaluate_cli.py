@@ -57,3 +57,22 @@ def test_coco_categories_must_match_the_model(checkpoint, voc_root, tmp_path, ca
     assert evaluate.main(["--prefix", str(checkpoint), "--coco-json", str(ann), "--image-root",
                           str(tmp_path)]) == 2
     assert "categories ['cat'] differ from the model's classes" in capsys.readouterr().err
+
+
+def test_breakdown_counts_every_non_difficult_object_once(voc_root, tmp_path, capsys):
+    from dataset.voc import load_voc
+    from tools.make_synthetic_voc import CLASSES
+    out = tmp_path / "b.json"
+    assert evaluate.main(["--prefix", "model/ssd_mobilenet0.5_synthetic", "--voc-root", str(voc_root),
+                          "--json", str(out), "--no-progress", "--no-coco", "--breakdown", "0.3"]) == 0
+    text = capsys.readouterr().out
+    assert "recall by object size" in text and "score >= 0.3" in text and "confusion" in text
+    result = json.loads(out.read_text())["breakdown"]
+    objects = [o for r in load_voc(voc_root, "test", CLASSES) for o in r.objects if not o.difficult]
+    assert sum(r["objects"] for r in result["by_size"]) == len(objects)
+    counts = result["confusion"]["counts"]
+    per_class = [sum(o.class_id == c for o in objects) for c in range(len(CLASSES))]
+    assert [sum(row) for row in counts] == per_class
+    found = sum(r["found"] * r["objects"] for r in result["by_size"] if r["objects"])
+    assert found == pytest.approx(len(objects) - sum(row[-1] for row in counts))
+    assert found > 0  # the bundled model finds some of them
