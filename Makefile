@@ -40,7 +40,7 @@ $(REC)/train.rec: $(SYN)/ImageSets/Main/test.txt
 $(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
 	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
 
-## Retrain the bundled model (about 2.5 hours on 2 CPU cores); see model/README.md.
+## Retrain the bundled model (about 2 hours on 2 CPU cores); see model/README.md.
 PRETRAINED := build/pretrain/mobilenet0.5_shapes.params
 $(PRETRAINED): $(REC)/train.rec
 	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network mobilenet0.5 \
@@ -58,14 +58,14 @@ STAGE2 := build/bundled/stage2/ssd_mobilenet0.5_synthetic
 bundled-model: dataset $(PRETRAINED) $(REC)/train_large.rec
 	# 1. epochs 1-15 on the 2000 images with the paper's crop probability,
 	# 2. epochs 16-35 with fewer zoom-in crops,
-	# 3. a top-down path added, 12 epochs on the 10000 other images.
+	# 3. a top-down path added, 8 epochs on the 10000 other images.
 	$(BUNDLED_TRAIN) --train-rec $(REC)/train.rec --prefix $(STAGE2) --lr 0.002 --lr-steps 30,36 \
 	  --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --pretrained $(PRETRAINED) --epochs 15
 	$(BUNDLED_TRAIN) --train-rec $(REC)/train.rec --prefix $(STAGE2) --lr 0.002 --lr-steps 30,36 \
 	  --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --epochs 35 --resume 15 --crop-prob 0.5
 	$(BUNDLED_TRAIN) --train-rec $(REC)/train_large.rec --prefix build/bundled/ssd_mobilenet0.5_synthetic \
-	  --top-down 64 --pretrained $(STAGE2)-0035.params --lr 0.001 --lr-steps 9,11 --warmup-epochs 0.3 \
-	  --epochs 12 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
+	  --top-down 64 --pretrained $(STAGE2)-0035.params --lr 0.001 --lr-steps 5,7 --warmup-epochs 0.3 \
+	  --epochs 8 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
 
 ## VOC07 mAP of the bundled model on the held-out synthetic test split.
 evaluate-bundled: dataset

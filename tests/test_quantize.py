@@ -19,9 +19,11 @@ def _map(prefix, rec, tmp_path, name):
     return json.loads(out.read_text())["voc07_map"]
 
 
+# Measured on the 500 test images (model/README.md): fp32 0.7674, INT8 naive 0.7671, INT8 entropy
+# 0.7304 (KL thresholds clip this model's activations more), BF16 0.7676.
 @pytest.mark.parametrize("precision, extra, tolerance", [
-    ("int8", ["--calib-images", "16", "--calib-mode", "naive"], 0.05),
-    ("int8", ["--calib-images", "16", "--calib-mode", "entropy"], 0.05),
+    ("int8", ["--calib-images", "16", "--calib-mode", "naive"], 0.03),
+    ("int8", ["--calib-images", "16", "--calib-mode", "entropy"], 0.08),
     ("bf16", [], 0.03),
 ])
 def test_lower_precision_keeps_the_map(precision, extra, tolerance, packed, tmp_path):
