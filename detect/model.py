@@ -49,6 +49,20 @@ def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.s
     return mx.sym.load_json(json.dumps(graph))
 
 
+def forward_nodes(symbol: mx.sym.Symbol, args: dict, auxs: dict, data: np.ndarray,
+                  nodes: Sequence[str]) -> List[np.ndarray]:
+    """Outputs of the internal nodes ``nodes`` (MXNet names) of ``symbol`` for the input ``data``.
+
+    Only the part of the graph the nodes need is run; ``symbol.name`` is the final output.
+    """
+    internals = symbol.get_internals()
+    group = mx.sym.Group([internals[f"{n}_output"] for n in nodes])
+    exe = group.bind(mx.cpu(), {**{k: v for k, v in args.items() if k in set(group.list_arguments())},
+                                "data": mx.nd.array(data)},
+                     aux_states={k: auxs[k] for k in group.list_auxiliary_states()}, grad_req="null")
+    return [o.asnumpy() for o in exe.forward(is_train=False)]
+
+
 #: Outputs of ``symbol.builder.body`` by name, as saved in every training symbol.
 BODY_OUTPUTS = ("cls_preds", "loc_preds", "anchors")
 

@@ -29,6 +29,7 @@ from collections import Counter
 from typing import Optional, Tuple
 
 import mxnet as mx
+import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +106,19 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
     """
     from mxnet.contrib import amp
 
-    from detect.model import BODY_OUTPUTS
+    from detect.model import BODY_OUTPUTS, forward_nodes
     from symbol.builder import detection_head
     internals = symbol.get_internals()
     if not all(f"{n}_output" in internals.list_outputs() for n in BODY_OUTPUTS):
         raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
                          "loc_preds, anchors); converted Caffe graphs are not supported")
     cls_preds, loc_preds, anchors = (internals[f"{n}_output"] for n in BODY_OUTPUTS)
-    fixed = _forward(anchors, (1, 3, data_shape, data_shape), *_params_of(anchors, args, auxs))
+    [fixed] = forward_nodes(symbol, args, auxs, np.zeros((1, 3, data_shape, data_shape), np.float32),
+                            ["anchors"])
     body = mx.sym.Group([cls_preds, loc_preds])
-    bsym, bargs, bauxs = amp.convert_model(body, *_params_of(body, args, auxs), target_dtype="bfloat16",
+    # The anchors need no parameters: the body uses every one of the deploy symbol's. Copies,
+    # because AMP casts the arrays of the dicts it is given in place.
+    bsym, bargs, bauxs = amp.convert_model(body, dict(args), dict(auxs), target_dtype="bfloat16",
                                            cast_optional_params=True)
     outs = [mx.sym.amp_cast(bsym[i], dtype="float32", name=f"{n}_fp32")
             for i, n in enumerate(BODY_OUTPUTS[:2])]
@@ -123,18 +127,5 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
     bf16 = Counter(n["op"] for n in _nodes(bsym) if n["op"] in ("Convolution", "FullyConnected"))
     log.info("bf16: %s; anchors precomputed for %dx%d; softmax and detection in fp32",
              ", ".join(f"{k} x{v}" for k, v in sorted(bf16.items())), data_shape, data_shape)
-    return result, dict(bargs, **{FIXED_ANCHORS: fixed}), bauxs
-
-
-def _params_of(symbol, args, auxs) -> Tuple[dict, dict]:
-    """The entries of ``args`` and ``auxs`` that ``symbol`` uses."""
-    arg_names, aux_names = set(symbol.list_arguments()), set(symbol.list_auxiliary_states())
-    return ({k: v for k, v in args.items() if k in arg_names},
-            {k: v for k, v in auxs.items() if k in aux_names})
-
-
-def _forward(symbol, shape, args, auxs):
-    """The single output of ``symbol`` on a zero input of ``shape``."""
-    ex = symbol.bind(mx.cpu(), dict(args, data=mx.nd.zeros(shape)), aux_states=auxs, grad_req="null")
-    return ex.forward()[0]
+    return result, dict(bargs, **{FIXED_ANCHORS: mx.nd.array(fixed)}), bauxs
 

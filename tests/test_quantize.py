@@ -52,10 +52,9 @@ def test_bf16_graph_runs_convolutions_in_bfloat16_and_keeps_the_fp32_anchors():
     from pathlib import Path
 
     import cv2
-    import mxnet as mx
     import numpy as np
 
-    from detect.model import BODY_OUTPUTS, inference_symbol, preprocess
+    from detect.model import BODY_OUTPUTS, forward_nodes, inference_symbol, preprocess
     from detect.quantize import FIXED_ANCHORS, to_bfloat16
     from symbol.builder import DetectionParams
     meta = modelfile.load_meta(BUNDLED)
@@ -67,16 +66,9 @@ def test_bf16_graph_runs_convolutions_in_bfloat16_and_keeps_the_fp32_anchors():
     assert conv_weights and all(bargs[k].dtype != np.float32 for k in conv_weights)  # stored as bfloat16
     assert bargs[FIXED_ANCHORS].dtype == np.float32
     image = cv2.imread(str(sorted(Path("data/demo").glob("*.jpg"))[0]))
-    data = mx.nd.array(preprocess(image, meta)[None])
-
-    def internals(symbol, names, a, x):
-        group = mx.sym.Group([symbol.get_internals()[n] for n in names])
-        needed = {k: v for k, v in a.items() if k in group.list_arguments()}
-        states = {k: v for k, v in x.items() if k in group.list_auxiliary_states()}
-        ex = group.bind(mx.cpu(), dict(needed, data=data), aux_states=states, grad_req="null")
-        return [o.astype("float32").asnumpy() for o in ex.forward()]
-    cls32, loc32, anchors32 = internals(fp32, [f"{n}_output" for n in BODY_OUTPUTS], args, auxs)
-    cls16, loc16 = internals(bf16, ["cls_preds_fp32_output", "loc_preds_fp32_output"], bargs, bauxs)
+    data = preprocess(image, meta)[None]
+    cls32, loc32, anchors32 = forward_nodes(fp32, args, auxs, data, BODY_OUTPUTS)
+    cls16, loc16 = forward_nodes(bf16, bargs, bauxs, data, ["cls_preds_fp32", "loc_preds_fp32"])
     np.testing.assert_array_equal(bargs[FIXED_ANCHORS].asnumpy(), anchors32)
     # bfloat16 keeps 8 bits of mantissa: small errors that add up over the layers
     # (measured on this image: 1.4% mean error of the logits, 4.3% of the offsets, 0.9999 same class)

@@ -24,7 +24,7 @@ import mxnet as mx
 import numpy as np
 
 from common import cli, modelfile
-from tools.caffe_converter.convert import forward_nodes
+from detect.model import forward_nodes
 from tools.caffe_converter.random_model import probe_input
 
 DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import mxnet as mx
 import numpy as np
@@ -609,20 +609,6 @@ def _check_folded_blobs(st, layer, bottoms):
         [(channels,)] * (2 if layer.scale_param.bias_term else 1)
     for i, shape in enumerate(shapes):
         st.specs.append(ParamSpec(layer.name, layer.type, i, "", shape, shape))
-
-
-def forward_nodes(symbol: mx.sym.Symbol, args: dict, auxs: dict, data: np.ndarray,
-                  nodes: Sequence[str]) -> List[np.ndarray]:
-    """Outputs of the internal nodes ``nodes`` (MXNet names) of ``symbol`` for the input ``data``.
-
-    Only the part of the graph the nodes need is run; ``symbol.name`` is the final output.
-    """
-    internals = symbol.get_internals()
-    group = mx.sym.Group([internals[f"{n}_output"] for n in nodes])
-    exe = group.bind(mx.cpu(), {**{k: v for k, v in args.items() if k in set(group.list_arguments())},
-                                "data": mx.nd.array(data)},
-                     aux_states={k: auxs[k] for k in group.list_auxiliary_states()}, grad_req="null")
-    return [o.asnumpy() for o in exe.forward(is_train=False)]
 
 
 def fill(graph: Graph, weights: Dict[str, List[np.ndarray]], where: str = "caffemodel"):

@@ -21,8 +21,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from detect.model import forward_nodes
 from tools.caffe_converter.caffemodel import read_prototxt, write_caffemodel
-from tools.caffe_converter.convert import Graph, build, fill, forward_nodes
+from tools.caffe_converter.convert import Graph, build, fill
 
 #: BatchNorm scale factor of random weights (not 1, so that the division is exercised).
 BN_FACTOR = 1.5
