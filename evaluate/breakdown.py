@@ -52,17 +52,15 @@ class ErrorBreakdown:
     def update(self, detections, ground_truth, image_size=None, image_id=None) -> None:
         """Add one image; arguments as ``VOCEvaluator.update``."""
         dets, gts, difficult, offset = image_boxes(detections, ground_truth, image_size)
-        dets = dets[dets[:, 1] >= self.score]
+        dets, gts = dets[dets[:, 1] >= self.score], gts[~difficult]
         short = min(image_size) if image_size is not None else 1.0
-        for gt in gts[~difficult]:
+        overlaps = box_iou(gts[:, 1:5], dets[:, 2:6], offset) >= self.iou  # (objects, detections)
+        for gt, over in zip(gts, overlaps):
             cls = int(gt[0])
             side = math.sqrt((gt[3] - gt[1] + offset) * (gt[4] - gt[2] + offset)) / short
             b = int(np.searchsorted(self.bins, side, side="right")) - 1
             b = min(max(b, 0), len(self.objects) - 1)
             self.objects[b] += 1
-            over = np.zeros(0, bool)
-            if len(dets):
-                over = box_iou(gt[None, 1:5], dets[:, 2:6], offset)[0] >= self.iou
             if not over.any():
                 self.confusion[cls, -1] += 1
                 continue
