@@ -61,6 +61,12 @@ def make_optimizer(config: TrainConfig, lr_scheduler, begin_num_update: int = 0)
     raise ValueError(f"optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
 
 
+def _losses_text(loss: float, cls_loss: float, loc_loss: float, lr: float, images_per_sec: float) -> str:
+    """The log text of per-matched-box losses, learning rate and speed (epoch and batch lines)."""
+    return (f"loss {loss:.4f} (cross-entropy {cls_loss:.4f}, smooth-L1 {loc_loss:.4f}) lr {lr:.5g}, "
+            f"{images_per_sec:.1f} img/s")
+
+
 class Trainer:
     """Fits an SSD network as described by a TrainConfig."""
 
@@ -158,8 +164,8 @@ class Trainer:
                 stats.val_map = self.validate()
             if epoch % c.checkpoint_every == 0 or epoch == c.epochs:
                 self.save_checkpoint(epoch)
-            log.info("epoch %d: loss %.4f (cross-entropy %.4f, smooth-L1 %.4f) lr %.5g, %.1f img/s%s",
-                     epoch, stats.loss, stats.cls_loss, stats.loc_loss, stats.lr, stats.images_per_sec,
+            losses = _losses_text(stats.loss, stats.cls_loss, stats.loc_loss, stats.lr, stats.images_per_sec)
+            log.info("epoch %d: %s%s", epoch, losses,
                      "" if stats.val_map is None else f", val VOC07 mAP {stats.val_map:.4f}")
             if writer:
                 for key, value in asdict(stats).items():
@@ -188,9 +194,9 @@ class Trainer:
             if not c.progress and (i + 1) % c.log_interval == 0:
                 # Without a bar (logs to a file): a line every log_interval batches, running means.
                 pos = max(sums[3], 1)
-                log.info("epoch %d batch %d/%d: loss %.4f (cross-entropy %.4f, smooth-L1 %.4f) lr %.5g, "
-                         "%.1f img/s", epoch, i + 1, self.batches_per_epoch, sums[0] / pos, sums[1] / pos,
-                         sums[2] / pos, self.current_lr(), images / max(time.time() - start, 1e-9))
+                log.info("epoch %d batch %d/%d: %s", epoch, i + 1, self.batches_per_epoch,
+                         _losses_text(sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
+                                      images / max(time.time() - start, 1e-9)))
         elapsed = time.time() - start
         pos = max(sums[3], 1)
         return EpochStats(epoch, sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
