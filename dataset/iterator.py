@@ -82,6 +82,9 @@ class Augmentation:
 NO_AUGMENTATION = Augmentation(crop_prob=0.0, min_overlaps=(), expand_prob=0.0, mirror_prob=0.0,
                                color_prob=0.0)
 
+#: Size in MB of the parts a shuffled pass visits in random order (MXNet warns below 4 MB).
+SHUFFLE_CHUNK_MB = 4
+
 
 class DetRecordIter(mx.io.DataIter):
     """Batches ``data`` (B, 3, S, S) and ``label`` (B, M, 6) from a ``.rec`` file.
@@ -97,6 +100,10 @@ class DetRecordIter(mx.io.DataIter):
         Per-channel normalization in pixel units, in ``channel_order``.
     augmentation : Augmentation
     shuffle : bool
+        Shuffle the file's records: parts of ``SHUFFLE_CHUNK_MB`` are visited in a
+        random order and the records inside each part are shuffled. (Without the
+        parts, ImageDetRecordIter only shuffles inside the chunk it has read, so
+        every epoch would follow the file's order.)
     seed : int
         Seed of shuffling and augmentation.
     max_objects : int, optional
@@ -139,6 +146,7 @@ class DetRecordIter(mx.io.DataIter):
         self._iter = mx.io.ImageDetRecordIter(
             path_imgrec=str(rec_path), path_imgidx=str(idx_path), batch_size=batch_size,
             data_shape=(3, data_shape, data_shape), shuffle=shuffle, seed=seed,
+            shuffle_chunk_size=SHUFFLE_CHUNK_MB if shuffle else 0, shuffle_chunk_seed=seed,
             label_pad_width=label_layout.pad_width(self.max_objects),
             label_pad_value=label_layout.PAD_VALUE,
             mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],

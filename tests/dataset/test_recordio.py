@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dataset.iterator import Augmentation, DetRecordIter
+from dataset.iterator import SHUFFLE_CHUNK_MB, Augmentation, DetRecordIter
 from dataset.recordio import (
     normalized_objects,
     pack_records,
@@ -10,7 +10,7 @@ from dataset.recordio import (
     scan_max_objects,
     write_lst,
 )
-from dataset.records import DatasetError
+from dataset.records import BoxObject, DatasetError, ImageRecord
 from dataset.voc import load_voc
 from tools.make_synthetic_voc import CLASSES
 
@@ -121,3 +121,38 @@ def test_lst_lines(tmp_path, voc_root):
     fields = lines[0].split("\t")
     assert fields[0] == "0" and fields[-1] == "JPEGImages/000000.jpg"
     assert [float(v) for v in fields[1:5]] == [4, 6, records[0].width, records[0].height]
+
+
+def _noise_records(folder, count, side=320):
+    """``count`` incompressible JPEGs (~0.3 MB each) with one box, so a file spans several parts."""
+    import cv2
+    rng = np.random.default_rng(0)
+    records = []
+    for i in range(count):
+        path = folder / f"{i:03d}.jpg"
+        cv2.imwrite(str(path), rng.integers(0, 256, (side, side, 3), dtype=np.uint8),
+                    [cv2.IMWRITE_JPEG_QUALITY, 100])
+        records.append(ImageRecord(path, side, side, [BoxObject(i % 3, 10, 10, 100, 100)]))
+    return records
+
+
+def test_shuffled_passes_visit_the_whole_file_in_random_order(tmp_path):
+    """ImageDetRecordIter alone shuffles only inside the chunk it reads (the file's order
+    survives); DetRecordIter also visits the file's parts in a random order."""
+    rec = tmp_path / "noise.rec"
+    pack_records(_noise_records(tmp_path, 100), rec, CLASSES, progress=False)
+    assert rec.stat().st_size > 4 * SHUFFLE_CHUNK_MB << 20  # at least four parts
+
+    def order(shuffle, seed):
+        it = DetRecordIter(rec, batch_size=10, data_shape=32, mean=MEAN, std=STD, shuffle=shuffle,
+                           seed=seed, threads=1, wrap_last_batch=False)
+        return [int(i) for batch in it for i in batch.index[: 10 - batch.pad]]
+
+    assert order(False, 0) == list(range(100))
+    orders = [order(True, seed) for seed in (1, 2)]
+    for o in orders:
+        assert sorted(o) == list(range(100))  # every image once per pass
+        # positions in the pass hardly follow positions in the file
+        assert abs(np.corrcoef(o, np.arange(100))[0, 1]) < 0.5
+    assert orders[0] != orders[1]
+    assert order(True, 1) == orders[0]  # seeded: repeatable
