@@ -11,6 +11,10 @@ Usage::
 
 Writes ``<out>`` (``.rec``), ``.idx``, a ``.json`` sidecar (class names,
 image count, largest object count) and, with ``--lst``, an MXNet ``.lst``.
+Records are written in a seeded random order (``--no-shuffle`` keeps the
+annotations' order): the training iterator shuffles a file by parts of a few
+MB, so a dataset listed by class or by source would otherwise give batches of
+one kind.
 Items that are skipped or changed (COCO crowd boxes with ``--crowd skip``,
 boxes under a pixel, boxes clipped to the image) are reported with the reason.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
@@ -50,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crowd", choices=("ignore", "skip"), default="ignore",
                    help="coco: keep crowd boxes as difficult (ignored in evaluation) or drop them")
     p.add_argument("--out", type=Path, required=True, help="output .rec path")
+    p.add_argument("--shuffle", action=argparse.BooleanOptionalAction, default=True,
+                   help="write the images in a random order (seeded by --seed)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --shuffle")
     p.add_argument("--lst", action=argparse.BooleanOptionalAction, default=False,
                    help="also write an MXNet .lst file beside the .rec")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
@@ -98,6 +106,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         records, names, skipped = load(args)
         report_skipped(skipped)
+        if args.shuffle:
+            records = list(records)
+            random.Random(args.seed).shuffle(records)
         info = pack_records(records, args.out, names, progress=args.progress)
         if args.lst:
             write_lst(records, args.out.with_suffix(".lst"), root=args.root)

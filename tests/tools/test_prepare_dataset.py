@@ -35,7 +35,8 @@ def test_coco_packs_with_its_category_names(voc_root, tmp_path, capsys):
     ann.write_text(json.dumps(data))
     rec = tmp_path / "train.rec"
     assert prepare_dataset.main(["--dataset", "coco", "--root", str(voc_root / "JPEGImages"),
-                                 "--annotations", str(ann), "--out", str(rec), "--no-progress"]) == 0
+                                 "--annotations", str(ann), "--out", str(rec), "--no-progress",
+                                 "--no-shuffle"]) == 0
     out = capsys.readouterr().out
     assert "40 images, 6 classes" in out and "1 items skipped or changed" in out
     assert read_sidecar(rec)["class_names"] == list(CLASSES)
@@ -52,7 +53,7 @@ def test_list_format_packs(voc_root, tmp_path):
     rec = tmp_path / "list.rec"
     assert prepare_dataset.main(["--dataset", "list", "--root", str(voc_root / "JPEGImages"),
                                  "--annotations", str(listing), "--class-names", ",".join(CLASSES),
-                                 "--out", str(rec), "--no-progress"]) == 0
+                                 "--out", str(rec), "--no-progress", "--no-shuffle"]) == 0
     labels = list(read_labels(rec))
     for label, record in zip(labels, records):
         assert len(label[label[:, 0] >= 0]) == max(len(record.objects), 0)
@@ -61,6 +62,25 @@ def test_list_format_packs(voc_root, tmp_path):
             np.testing.assert_allclose(label[0, 1:5], [o.xmin / record.width, o.ymin / record.height,
                                                        o.xmax / record.width, o.ymax / record.height],
                                        atol=1e-6)
+
+
+def test_records_are_shuffled_by_seed_and_the_lst_follows(voc_root, tmp_path):
+    def pack(name, *flags):
+        rec = tmp_path / f"{name}.rec"
+        assert prepare_dataset.main(["--root", str(voc_root), "--split", "trainval", "--out", str(rec),
+                                     "--no-progress", "--lst", *flags]) == 0
+        lst = [line.split("\t")[-1] for line in rec.with_suffix(".lst").read_text().splitlines()]
+        return [label.tobytes() for label in read_labels(rec)], lst
+
+    plain, plain_lst = pack("plain", "--no-shuffle")
+    assert plain_lst == [f"JPEGImages/{r.path.name}" for r in load_voc(voc_root, "trainval", CLASSES)]
+    a, a_lst = pack("a")
+    b, b_lst = pack("b", "--seed", "1")
+    assert a == pack("a2")[0]  # seeded
+    for labels, lst in ((a, a_lst), (b, b_lst)):
+        assert labels != plain and sorted(labels) == sorted(plain)  # the same records, reordered
+        assert [plain[plain_lst.index(path)] for path in lst] == labels  # .lst line i = record i
+    assert a != b
 
 
 def test_voc_without_a_class_list_uses_the_names_found(voc_root, tmp_path, caplog):
