@@ -271,14 +271,19 @@ for _size, _last_valid in ((300, False), (512, False), (608, True)):
 _MOBILENET_TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
 
 
-def _mobilenet_300(multiplier: float) -> Preset:
+def _mobilenet_small(multiplier: float, data_shape: int) -> Preset:
+    """MobileNet v1 at 300 (38, 19, 10, 5, 3, 1) or 384 (48, 24, 12, 6, 3, 1).
+
+    384 keeps SSD300's layout (a last 3x3 unpadded layer) at 1.6x its cost, for
+    datasets of small objects.
+    """
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
     return Preset(
-        name=f"mobilenet{multiplier}_300", network=f"mobilenet{multiplier}", data_shape=300,
+        name=f"mobilenet{multiplier}_{data_shape}", network=f"mobilenet{multiplier}", data_shape=data_shape,
         taps=_MOBILENET_TAPS,
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
-        anchors=paper_anchors(6, 300), extra_batchnorm=True)
+        anchors=paper_anchors(6, data_shape), extra_batchnorm=True)
 
 
 def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:
@@ -290,6 +295,7 @@ def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:
 
 
 for _m in (1.0, 0.5, 0.25):
-    register_preset(_mobilenet_300(_m))
+    register_preset(_mobilenet_small(_m, 300))
+    register_preset(_mobilenet_small(_m, 384))
     register_preset(_mobilenet_large(_m, 512))
     register_preset(_mobilenet_large(_m, 608))

@@ -59,6 +59,10 @@ def test_every_network_has_300_and_512_presets_and_mobilenets_608():
     assert set(sizes) == set(available())
     assert all({300, 512} <= s for s in sizes.values())
     assert all(608 in sizes[n] for n in ("mobilenet1.0", "mobilenet0.5", "mobilenet0.25", "mobilenetv2_1.0"))
+    # MobileNet v1 also at 384 with SSD300's layout
+    sides = (48, 24, 12, 6, 3, 1)
+    assert all(get_preset(f"mobilenet{m}", 384).feature_shapes() == tuple((s, s) for s in sides)
+               for m in ("1.0", "0.5", "0.25"))
 
 
 def _pairs(percents):
