@@ -8,6 +8,7 @@ fused), its detection parameters and how the model was made.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Optional, Tuple
@@ -15,6 +16,8 @@ from typing import Dict, Optional, Tuple
 import mxnet as mx
 
 from common.atomic import atomic_paths, write_json
+
+log = logging.getLogger(__name__)
 
 META_VERSION = 1
 
@@ -94,14 +97,24 @@ def states_path(prefix, epoch: int) -> Path:
 
 
 def save_model(prefix, epoch: int, symbol: mx.sym.Symbol, arg_params: dict, aux_params: dict,
-               meta: ModelMeta) -> None:
-    """Write symbol, params and metadata; each file appears only when complete."""
+               meta: ModelMeta, *, only_epoch: bool = False) -> None:
+    """Write symbol, params and metadata; each file appears only when complete.
+
+    ``only_epoch`` (exported models) then deletes the prefix's params of other
+    epochs: they belong to a previous model whose symbol and metadata were just
+    replaced, and commands that default to the latest epoch would load them.
+    Training checkpoints keep every epoch.
+    """
     blob = {f"arg:{k}": v for k, v in arg_params.items()}
     blob.update({f"aux:{k}": v for k, v in aux_params.items()})
     with atomic_paths(symbol_path(prefix), params_path(prefix, epoch)) as (tmp_sym, tmp_params):
         symbol.save(str(tmp_sym), remove_amp_cast=False)  # MXNet drops amp_cast nodes by default
         mx.nd.save(str(tmp_params), blob)
     write_json(meta_path(prefix), meta.to_json())
+    if only_epoch:
+        for other in _epochs(prefix) - {epoch}:
+            params_path(prefix, other).unlink()
+            log.info("removed %s: a previous model's parameters", params_path(prefix, other))
 
 
 def load_meta(prefix) -> ModelMeta:
@@ -144,15 +157,17 @@ def split_params(blob: dict, where: str) -> Tuple[dict, dict]:
     return args, auxs
 
 
+def _epochs(prefix) -> set:
+    """The NNNN of existing ``PREFIX-NNNN.params`` files."""
+    prefix = Path(prefix)
+    tails = (p.name[len(prefix.name) + 1:-len(".params")]
+             for p in prefix.parent.glob(prefix.name + "-*.params"))
+    return {int(t) for t in tails if t.isdigit()}
+
+
 def latest_epoch(prefix) -> Optional[int]:
     """Highest NNNN of existing ``PREFIX-NNNN.params`` files, or None."""
-    prefix = Path(prefix)
-    epochs = []
-    for p in prefix.parent.glob(prefix.name + "-*.params"):
-        tail = p.name[len(prefix.name) + 1:-len(".params")]
-        if tail.isdigit():
-            epochs.append(int(tail))
-    return max(epochs) if epochs else None
+    return max(_epochs(prefix), default=None)
 
 
 def resolve_epoch(prefix, epoch: Optional[int]) -> int:

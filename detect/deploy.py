@@ -45,7 +45,13 @@ def _calibration(meta, rec: Path, num_images: int):
 def export(prefix, epoch: Optional[int], out, detection: DetectionParams, command: str = "", *,
            quantize: Optional[str] = None, calib_rec: Optional[Path] = None, calib_images: int = 64,
            calib_mode: str = "naive", exclude: Optional[str] = None) -> int:
-    """Write the deploy model; returns the epoch exported."""
+    """Write the deploy model; returns the epoch exported.
+
+    ``out`` is a prefix of its own: its params of other epochs (a previous
+    export) are deleted, so it may not be ``prefix``.
+    """
+    if Path(f"{out}-x").resolve() == Path(f"{prefix}-x").resolve():
+        raise ValueError(f"--out {out} is the model being exported: give the deploy model its own prefix")
     meta = modelfile.load_meta(prefix)
     if meta.kind != "train" and not quantize:
         raise ValueError(f"{modelfile.meta_path(prefix)}: already a deploy model")
@@ -73,7 +79,7 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
         symbol, args, auxs = to_bfloat16(symbol, args, auxs, meta.data_shape, detection)
         made_by.update(precision="bf16")
     out_meta = replace(meta, kind="deploy", detection=asdict(detection), made_by=made_by)
-    modelfile.save_model(out, epoch, symbol, args, auxs, out_meta)
+    modelfile.save_model(out, epoch, symbol, args, auxs, out_meta, only_epoch=True)
     return epoch
 
 

@@ -36,6 +36,9 @@ def test_deploy_refuses_a_deploy_model_and_missing_params(checkpoint, tmp_path, 
     assert "already a deploy model" in capsys.readouterr().err
     assert deploy.main(["--prefix", str(checkpoint), "--epoch", "77", "--out", str(tmp_path / "x")]) == 2
     assert "0077.params: parameters not found" in capsys.readouterr().err
+    assert deploy.main(["--prefix", str(checkpoint), "--out", str(checkpoint)]) == 2
+    assert "is the model being exported" in capsys.readouterr().err
+    assert modelfile.latest_epoch(checkpoint) is not None  # nothing deleted
 
 
 def test_nms_override_changes_the_fused_operator(checkpoint, images, tmp_path):

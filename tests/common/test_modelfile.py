@@ -26,6 +26,21 @@ def test_save_and_load_round_trip(tmp_path):
     assert mx.sym.load(str(modelfile.symbol_path(prefix))).list_arguments() == sym.list_arguments()
 
 
+def test_an_exported_model_replaces_the_previous_ones_params(tmp_path):
+    prefix = tmp_path / "m"
+    sym = mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=2, name="fc")
+    args = {"fc_weight": mx.nd.ones((2, 3)), "fc_bias": mx.nd.ones(2)}
+    modelfile.save_model(prefix, 9, sym, args, {}, META)
+    modelfile.save_model(prefix, 7, sym, args, {}, META)  # training checkpoints: every epoch kept
+    assert modelfile.latest_epoch(prefix) == 9
+    (tmp_path / "m-0001.states").write_bytes(b"")
+    (tmp_path / "m2-0003.params").write_bytes(b"")  # another prefix
+    modelfile.save_model(prefix, 4, sym, args, {}, META, only_epoch=True)
+    assert modelfile.latest_epoch(prefix) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m-0001.states", "m-0004.params", "m-meta.json", "m-symbol.json", "m2-0003.params"]
+
+
 def test_metadata_errors_name_the_file_and_field(tmp_path):
     prefix = tmp_path / "m"
     with pytest.raises(FileNotFoundError, match="m-meta.json: model metadata not found"):
