@@ -29,7 +29,7 @@ def test_cli_writes_json_and_lists_choices(tmp_path, capsys):
     out = tmp_path / "s.json"
     assert main(["--network", "mobilenet0.25", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
-    assert [r["preset"] for r in rows] == ["mobilenet0.25_300", "mobilenet0.25_512", "mobilenet0.25_608"]
+    assert [r["preset"] for r in rows] == [f"mobilenet0.25_{s}" for s in (300, 384, 512, 608)]
     assert "| mobilenet0.25_608 |" in capsys.readouterr().out
     assert main(["--network", "resnet9"]) == 2
     assert "available: inceptionv3" in capsys.readouterr().err
