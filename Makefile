@@ -40,7 +40,7 @@ $(REC)/train.rec: $(SYN)/ImageSets/Main/test.txt
 $(REC)/val.rec: $(SYN)/ImageSets/Main/test.txt
 	$(PY) -m tools.prepare_dataset --root $(SYN) --split test --out $@
 
-## Retrain the bundled model (about 2 hours on 2 CPU cores); see model/README.md.
+## Retrain the bundled model (about 3.5 hours on 2 CPU cores); see model/README.md.
 PRETRAINED := build/pretrain/mobilenet0.5_shapes.params
 $(PRETRAINED): $(REC)/train.rec
 	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network mobilenet0.5 \
@@ -51,21 +51,31 @@ $(REC)/train_large.rec: | $(STAMP)
 	$(PY) -m tools.make_synthetic_voc --out $(DATA) --name synthetic_large --trainval 10000 --test 0 \
 	  --seed 1 --jobs 2
 	$(PY) -m tools.prepare_dataset --root $(LARGE) --split trainval --out $@
-BUNDLED_TRAIN := $(PY) train.py --val-rec $(REC)/val.rec \
-	  --network mobilenet0.5 --data-shape 300 --anchor-scales 0.1,0.9,0.05,0.1 \
-	  --optimizer adam --wd 1e-4 --max-expand 2 --no-progress
-STAGE2 := build/bundled/stage2/ssd_mobilenet0.5_synthetic
+BUNDLED_TRAIN := $(PY) train.py --val-rec $(REC)/val.rec --network mobilenet0.5 \
+	  --anchor-scales 0.1,0.9,0.05,0.1 --optimizer adam --wd 1e-4 --max-expand 2 --no-progress
+STAGE := build/bundled/stage
 bundled-model: dataset $(PRETRAINED) $(REC)/train_large.rec
 	# 1. epochs 1-15 on the 2000 images with the paper's crop probability,
 	# 2. epochs 16-35 with fewer zoom-in crops,
-	# 3. a top-down path added, 8 epochs on the 10000 other images.
-	$(BUNDLED_TRAIN) --train-rec $(REC)/train.rec --prefix $(STAGE2) --lr 0.002 --lr-steps 30,36 \
-	  --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --pretrained $(PRETRAINED) --epochs 15
-	$(BUNDLED_TRAIN) --train-rec $(REC)/train.rec --prefix $(STAGE2) --lr 0.002 --lr-steps 30,36 \
-	  --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --epochs 35 --resume 15 --crop-prob 0.5
-	$(BUNDLED_TRAIN) --train-rec $(REC)/train_large.rec --prefix build/bundled/ssd_mobilenet0.5_synthetic \
-	  --top-down 64 --pretrained $(STAGE2)-0035.params --lr 0.001 --lr-steps 5,7 --warmup-epochs 0.3 \
+	# 3. a top-down path added, 8 epochs on the 10000 other images,
+	# 4. 6 more epochs (a new cycle of the learning rate),
+	# 5. 4 epochs at 384x384.
+	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train.rec --prefix $(STAGE)2/ssd --lr 0.002 \
+	  --lr-steps 30,36 --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --pretrained $(PRETRAINED) --epochs 15
+	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train.rec --prefix $(STAGE)2/ssd --lr 0.002 \
+	  --lr-steps 30,36 --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --epochs 35 --resume 15 --crop-prob 0.5
+	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train_large.rec --prefix $(STAGE)3/ssd --top-down 64 \
+	  --pretrained $(STAGE)2/ssd-0035.params --lr 0.001 --lr-steps 5,7 --warmup-epochs 0.3 \
 	  --epochs 8 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
+	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train_large.rec --prefix $(STAGE)4/ssd --top-down 64 \
+	  --pretrained $(STAGE)3/ssd-0008.params --lr 0.0005 --lr-steps 5 --warmup-epochs 0.3 \
+	  --epochs 6 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
+	$(BUNDLED_TRAIN) --data-shape 384 --train-rec $(REC)/train_large.rec --prefix $(STAGE)5/ssd --top-down 64 \
+	  --pretrained $(STAGE)4/ssd-0006.params --lr 0.0003 --lr-steps 3 --warmup-epochs 0.2 \
+	  --epochs 4 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
+	cp $(STAGE)5/ssd-symbol.json $(BUNDLED)-symbol.json
+	cp $(STAGE)5/ssd-meta.json $(BUNDLED)-meta.json
+	rm -f $(BUNDLED)-*.params && cp $(STAGE)5/ssd-0004.params $(BUNDLED)-0004.params
 
 ## VOC07 mAP of the bundled model on the held-out synthetic test split.
 evaluate-bundled: dataset
