@@ -50,7 +50,7 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
     ``out`` is a prefix of its own: its params of other epochs (a previous
     export) are deleted, so it may not be ``prefix``.
     """
-    if Path(f"{out}-x").resolve() == Path(f"{prefix}-x").resolve():
+    if modelfile.symbol_path(out).resolve() == modelfile.symbol_path(prefix).resolve():
         raise ValueError(f"--out {out} is the model being exported: give the deploy model its own prefix")
     meta = modelfile.load_meta(prefix)
     if meta.kind != "train" and not quantize:
