@@ -67,6 +67,16 @@ def forward_nodes(symbol: mx.sym.Symbol, args: dict, auxs: dict, data: np.ndarra
 BODY_OUTPUTS = ("cls_preds", "loc_preds", "anchors")
 
 
+def body_outputs(symbol: mx.sym.Symbol) -> Optional[List[mx.sym.Symbol]]:
+    """The internal nodes named ``BODY_OUTPUTS`` of ``symbol``, or None when it lacks one
+    (symbols of older checkpoints, converted Caffe graphs)."""
+    internals = symbol.get_internals()
+    names = set(internals.list_outputs())
+    if not all(f"{n}_output" in names for n in BODY_OUTPUTS):
+        return None
+    return [internals[f"{n}_output"] for n in BODY_OUTPUTS]
+
+
 def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
     """The deploy symbol of the model at ``prefix`` with detection ``params``.
 
@@ -78,10 +88,9 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
     symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
     if meta.kind != "train":
         return set_detection_params(symbol, params)
-    internals = symbol.get_internals()
-    names = set(internals.list_outputs())
-    if all(f"{n}_output" in names for n in BODY_OUTPUTS):
-        return detection_head(*(internals[f"{n}_output"] for n in BODY_OUTPUTS), params)
+    outputs = body_outputs(symbol)
+    if outputs:
+        return detection_head(*outputs, params)
     return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
 
 

@@ -106,13 +106,13 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
     """
     from mxnet.contrib import amp
 
-    from detect.model import BODY_OUTPUTS, forward_nodes
+    from detect.model import BODY_OUTPUTS, body_outputs, forward_nodes
     from symbol.builder import detection_head
-    internals = symbol.get_internals()
-    if not all(f"{n}_output" in internals.list_outputs() for n in BODY_OUTPUTS):
+    outputs = body_outputs(symbol)
+    if outputs is None:
         raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
                          "loc_preds, anchors); converted Caffe graphs are not supported")
-    cls_preds, loc_preds, anchors = (internals[f"{n}_output"] for n in BODY_OUTPUTS)
+    cls_preds, loc_preds, _ = outputs
     [fixed] = forward_nodes(symbol, args, auxs, np.zeros((1, 3, data_shape, data_shape), np.float32),
                             ["anchors"])
     body = mx.sym.Group([cls_preds, loc_preds])
