@@ -107,7 +107,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         records, names, skipped = load(args)
         report_skipped(skipped)
         if args.shuffle:
-            records = list(records)
             random.Random(args.seed).shuffle(records)
         info = pack_records(records, args.out, names, progress=args.progress)
         if args.lst:
