@@ -54,25 +54,24 @@ $(REC)/train_large.rec: | $(STAMP)
 BUNDLED_TRAIN := $(PY) train.py --val-rec $(REC)/val.rec --network mobilenet0.5 \
 	  --anchor-scales 0.1,0.9,0.05,0.1 --optimizer adam --wd 1e-4 --max-expand 2 --no-progress
 STAGE := build/bundled/stage
+STAGE2_TRAIN := $(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train.rec --prefix $(STAGE)2/ssd \
+	  --lr 0.002 --lr-steps 30,36 --warmup-epochs 1 --val-every 5 --checkpoint-every 5
+LARGE_TRAIN := $(BUNDLED_TRAIN) --train-rec $(REC)/train_large.rec --top-down 64 --crop-prob 0.5 \
+	  --val-every 1 --checkpoint-every 1
 bundled-model: dataset $(PRETRAINED) $(REC)/train_large.rec
 	# 1. epochs 1-15 on the 2000 images with the paper's crop probability,
 	# 2. epochs 16-35 with fewer zoom-in crops,
 	# 3. a top-down path added, 8 epochs on the 10000 other images,
 	# 4. 6 more epochs (a new cycle of the learning rate),
 	# 5. 4 epochs at 384x384.
-	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train.rec --prefix $(STAGE)2/ssd --lr 0.002 \
-	  --lr-steps 30,36 --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --pretrained $(PRETRAINED) --epochs 15
-	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train.rec --prefix $(STAGE)2/ssd --lr 0.002 \
-	  --lr-steps 30,36 --warmup-epochs 1 --val-every 5 --checkpoint-every 5 --epochs 35 --resume 15 --crop-prob 0.5
-	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train_large.rec --prefix $(STAGE)3/ssd --top-down 64 \
-	  --pretrained $(STAGE)2/ssd-0035.params --lr 0.001 --lr-steps 5,7 --warmup-epochs 0.3 \
-	  --epochs 8 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
-	$(BUNDLED_TRAIN) --data-shape 300 --train-rec $(REC)/train_large.rec --prefix $(STAGE)4/ssd --top-down 64 \
-	  --pretrained $(STAGE)3/ssd-0008.params --lr 0.0005 --lr-steps 5 --warmup-epochs 0.3 \
-	  --epochs 6 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
-	$(BUNDLED_TRAIN) --data-shape 384 --train-rec $(REC)/train_large.rec --prefix $(STAGE)5/ssd --top-down 64 \
-	  --pretrained $(STAGE)4/ssd-0006.params --lr 0.0003 --lr-steps 3 --warmup-epochs 0.2 \
-	  --epochs 4 --crop-prob 0.5 --val-every 1 --checkpoint-every 1
+	$(STAGE2_TRAIN) --pretrained $(PRETRAINED) --epochs 15
+	$(STAGE2_TRAIN) --epochs 35 --resume 15 --crop-prob 0.5
+	$(LARGE_TRAIN) --data-shape 300 --prefix $(STAGE)3/ssd --pretrained $(STAGE)2/ssd-0035.params \
+	  --lr 0.001 --lr-steps 5,7 --warmup-epochs 0.3 --epochs 8
+	$(LARGE_TRAIN) --data-shape 300 --prefix $(STAGE)4/ssd --pretrained $(STAGE)3/ssd-0008.params \
+	  --lr 0.0005 --lr-steps 5 --warmup-epochs 0.3 --epochs 6
+	$(LARGE_TRAIN) --data-shape 384 --prefix $(STAGE)5/ssd --pretrained $(STAGE)4/ssd-0006.params \
+	  --lr 0.0003 --lr-steps 3 --warmup-epochs 0.2 --epochs 4
 	cp $(STAGE)5/ssd-symbol.json $(BUNDLED)-symbol.json
 	cp $(STAGE)5/ssd-meta.json $(BUNDLED)-meta.json
 	rm -f $(BUNDLED)-*.params && cp $(STAGE)5/ssd-0004.params $(BUNDLED)-0004.params
