@@ -86,7 +86,7 @@ int8-bundled: dataset
 	  --calib-rec $(REC)/train.rec --calib-images 64
 	$(PY) evaluate.py --prefix build/int8/ssd_mobilenet0.5_synthetic --rec $(REC)/val.rec
 
-## CPU speed against GluonCV and OpenCV DNN (about 23 minutes on 2 cores); table in README.
+## CPU speed against GluonCV and OpenCV DNN (about 20 minutes on 2 cores); table in README.
 benchmark: $(STAMP)
 	$(PY) -m tools.benchmark --json build/benchmark.json
 
