@@ -24,6 +24,16 @@ DEFAULT_DATA_SHAPE = 300
 DEFAULT_NETWORK = "mobilenet0.25"
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to a flag's help unless the help states its default or there is none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default:" in text or action.default in (None, argparse.SUPPRESS) or action.required:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def triple(text: str) -> Tuple[float, float, float]:
     """Parse ``"r,g,b"`` (or one number for all three channels)."""
     try:

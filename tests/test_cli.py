@@ -57,3 +57,15 @@ def test_train_names_the_available_networks_and_sizes(packed, tmp_path, capsys, 
     code = train.main(["--train-rec", str(packed[0]), "--prefix", str(tmp_path / "m"), "--network", network,
                  "--data-shape", str(size)])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_help_states_each_default_once():
+    p = argparse.ArgumentParser(formatter_class=cli.DefaultsHelpFormatter)
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate")
+    p.add_argument("--names", default=None, help="class names (default: the .rec's sidecar)")
+    p.add_argument("--log-dir", default=None, help="TensorBoard folder")
+    text = " ".join(p.format_help().split())
+    assert "learning rate (default: 0.01)" in text
+    assert "class names (default: the .rec's sidecar) --log-dir" in text
+    assert "TensorBoard folder" in text and "None" not in text
+    assert " ".join(train.build_parser().format_help().split()).count("(default: None)") == 0

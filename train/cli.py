@@ -26,7 +26,7 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 def build_parser() -> argparse.ArgumentParser:
     d = _DEFAULTS
     p = argparse.ArgumentParser(description="Train an SSD detector.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=cli.DefaultsHelpFormatter)
     g = p.add_argument_group("data")
     g.add_argument("--train-rec", type=Path, required=True, help="packed training set (.rec)")
     g.add_argument("--val-rec", type=Path, default=None, help="packed validation set for per-epoch mAP")
