@@ -12,6 +12,10 @@ Usage::
 
     python -m tools.pretrain_backbone --root data/VOCdevkit/synthetic --split trainval \\
         --network mobilenet0.5 --out build/pretrain/mobilenet0.5_shapes.params
+
+Networks: the MobileNet v1 widths and VGG16-reduced (``vgg16_reduced``,
+``vgg16_reduced_tiny``; the whole backbone up to fc7, which is convolutional
+and so sized by the crop, ending in global average pooling).
 """
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from dataset.records import read_class_names
 from dataset.voc import load_voc
 from evaluate.voc_ap import box_iou
 from symbol.backbones.mobilenet import PREFIX
+from symbol.backbones.vgg import vgg16_reduced_symbol
 
 log = logging.getLogger("pretrain")
 
@@ -75,13 +80,42 @@ def _crop(image, cx, cy, side, size):
     return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
 
 
+def _mobilenet(multiplier: float):
+    def build(num_classes: int):
+        net = mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, classes=num_classes, prefix=PREFIX)
+        return net, lambda name: name.startswith(PREFIX) and "dense" not in name
+    return build
+
+
+def _vgg16(width: float):
+    def build(num_classes: int):
+        data = mx.sym.Variable("data")
+        features = vgg16_reduced_symbol(data, width=width)
+        pooled = mx.sym.Pooling(features, global_pool=True, pool_type="avg", kernel=(1, 1))
+        logits = mx.sym.FullyConnected(mx.sym.flatten(pooled), num_hidden=num_classes, name="crop_cls")
+        net = mx.gluon.SymbolBlock(logits, data)
+        for name, param in net.collect_params().items():
+            if name.endswith("_bias"):  # a SymbolBlock's parameters carry no initializer of their own
+                param.init = mx.init.Zero()
+        return net, lambda name: not name.startswith("crop_cls")
+    return build
+
+
+#: network name -> build(num_classes) -> (classifier block, predicate: parameter belongs to the backbone)
+CLASSIFIERS = {
+    **{f"mobilenet{m}": _mobilenet(m) for m in (1.0, 0.5, 0.25)},
+    "vgg16_reduced": _vgg16(1.0),
+    "vgg16_reduced_tiny": _vgg16(1.0 / 16),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Pretrain a MobileNet backbone as a crop classifier.")
+    p = argparse.ArgumentParser(description="Pretrain a backbone as a crop classifier.")
     p.add_argument("--root", type=Path, required=True, help="VOC folder")
     p.add_argument("--split", default="trainval")
     p.add_argument("--class-names", default=None, help="default: <root>/classes.txt")
     p.add_argument("--network", default="mobilenet0.5",
-                   choices=("mobilenet1.0", "mobilenet0.5", "mobilenet0.25"))
+                   choices=sorted(CLASSIFIERS))
     p.add_argument("--size", type=int, default=96, help="crop side in pixels")
     p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=128)
@@ -102,8 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              args.size, args.size)
     mean = np.array(DEFAULT_MEAN, np.float32).reshape(1, 3, 1, 1)
     std = np.array(DEFAULT_STD, np.float32).reshape(1, 3, 1, 1)
-    multiplier = float(args.network[len("mobilenet"):])
-    net = mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, classes=len(names) + 1, prefix=PREFIX)
+    net, in_backbone = CLASSIFIERS[args.network](len(names) + 1)
     net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
     net.hybridize(static_alloc=True, static_shape=True)
     trainer = mx.gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.lr, "wd": 1e-4})
@@ -129,8 +162,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             correct += int((out.argmax(axis=1).asnumpy() == labels[idx]).sum())
         log.info("epoch %d: loss %.4f, accuracy %.4f, %.0f crops/s", epoch, total / n, correct / n,
                  n / (time.time() - start))
-    params = {name: p.data() for name, p in net.collect_params().items()
-              if name.startswith(PREFIX) and "dense" not in name}
+    params = {name: p.data() for name, p in net.collect_params().items() if in_backbone(name)}
     with atomic_paths(args.out) as (tmp,):
         mx.nd.save(str(tmp), params)
     log.info("wrote %s (%d backbone parameters)", args.out, len(params))

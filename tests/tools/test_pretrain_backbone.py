@@ -2,8 +2,11 @@ import logging
 
 import mxnet as mx
 import numpy as np
+import pytest
 
 from dataset.voc import load_voc
+from symbol.backbones.mobilenet import mobilenet_symbol
+from symbol.backbones.vgg import vgg16_reduced_symbol
 from symbol.builder import train_symbol
 from symbol.presets import get_preset
 from tools.make_synthetic_voc import CLASSES
@@ -20,17 +23,22 @@ def test_crops_are_objects_and_background(voc_root):
     assert (labels == len(CLASSES)).sum() > 0
 
 
-def test_pretrained_file_loads_every_backbone_weight_by_name(voc_root, tmp_path, caplog):
+@pytest.mark.parametrize("network, backbone, first", [
+    ("mobilenet0.25", lambda x: mobilenet_symbol(x, 0.25), "mobilenet_conv0_weight"),
+    ("vgg16_reduced_tiny", lambda x: vgg16_reduced_symbol(x, width=1 / 16), "conv1_1_weight"),
+])
+def test_pretrained_file_loads_every_backbone_weight_by_name(voc_root, tmp_path, caplog, network, backbone,
+                                                             first):
     out = tmp_path / "backbone.params"
-    assert main(["--root", str(voc_root), "--network", "mobilenet0.25", "--size", "32", "--epochs", "1",
+    assert main(["--root", str(voc_root), "--network", network, "--size", "32", "--epochs", "1",
                  "--batch-size", "16", "--out", str(out)]) == 0
     saved = mx.nd.load(str(out))
-    sym = train_symbol(get_preset("mobilenet0.25", 300), len(CLASSES))
+    sym = train_symbol(get_preset(network, 300), len(CLASSES))
     with caplog.at_level(logging.INFO):
         args, auxs = load_pretrained(out, sym, data=(1, 3, 300, 300), label=(1, 2, 6))
     assert set(args) | set(auxs) == set(saved)
-    backbone = {n for n in sym.list_arguments() + sym.list_auxiliary_states() if n.startswith("mobilenet_")}
-    assert backbone == set(saved)
-    np.testing.assert_array_equal(args["mobilenet_conv0_weight"].asnumpy(),
-                                  saved["mobilenet_conv0_weight"].asnumpy())
+    features = backbone(mx.sym.Variable("data"))
+    names = set(features.list_arguments() + features.list_auxiliary_states()) - {"data"}
+    assert names == set(saved)
+    np.testing.assert_array_equal(args[first].asnumpy(), saved[first].asnumpy())
     assert "names in the file are not in the network" not in caplog.text
