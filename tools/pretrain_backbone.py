@@ -25,17 +25,21 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-import cv2
-import mxnet as mx
-import numpy as np
+from common import runtime
 
-from common.atomic import atomic_paths
-from common.cli import DEFAULT_MEAN, DEFAULT_STD, setup_logging
-from dataset.records import read_class_names
-from dataset.voc import load_voc
-from evaluate.voc_ap import box_iou
-from symbol.backbones.mobilenet import PREFIX
-from symbol.backbones.vgg import vgg16_reduced_symbol
+runtime.configure()  # every core for training; must precede the first import of mxnet
+
+import cv2  # noqa: E402
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common.atomic import atomic_paths  # noqa: E402
+from common.cli import DEFAULT_MEAN, DEFAULT_STD, setup_logging  # noqa: E402
+from dataset.records import read_class_names  # noqa: E402
+from dataset.voc import load_voc  # noqa: E402
+from evaluate.voc_ap import box_iou  # noqa: E402
+from symbol.backbones.mobilenet import PREFIX  # noqa: E402
+from symbol.backbones.vgg import vgg16_reduced_symbol  # noqa: E402
 
 log = logging.getLogger("pretrain")
 
