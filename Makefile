@@ -10,7 +10,8 @@ REC := $(DATA)/synthetic
 BUNDLED := model/ssd_mobilenet0.5_synthetic
 QS := build/quickstart
 
-.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled int8-bundled benchmark caffe-verify clean
+.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled int8-bundled vgg16-int8 benchmark \
+	caffe-verify clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt requirements-common.txt requirements-dev.txt
@@ -85,6 +86,26 @@ int8-bundled: dataset
 	$(PY) deploy.py --prefix $(BUNDLED) --out build/int8/ssd_mobilenet0.5_synthetic --quantize int8 \
 	  --calib-rec $(REC)/train.rec --calib-images 64
 	$(PY) evaluate.py --prefix build/int8/ssd_mobilenet0.5_synthetic --rec $(REC)/val.rec
+
+## VGG16 SSD300 trained briefly here (about 1.7 hours on 2 cores), then VOC07 mAP in fp32, INT8
+## (naive and entropy calibration) and BF16 on the synthetic test split (docs/cpu_speed.md).
+VGG := build/vgg
+vgg16-int8: dataset
+	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network vgg16_reduced --size 48 \
+	  --epochs 3 --batch-size 64 --lr 0.0005 --out $(VGG)/vgg16_shapes.params
+	$(PY) train.py --train-rec $(REC)/train.rec --val-rec $(REC)/val.rec --network vgg16_reduced \
+	  --data-shape 300 --anchor-scales 0.1,0.9,0.05,0.1 --prefix $(VGG)/ssd/ssd \
+	  --pretrained $(VGG)/vgg16_shapes.params --optimizer adam --lr 0.0005 --wd 1e-4 --batch-size 8 \
+	  --epochs 3 --lr-steps 2 --warmup-epochs 0.2 --max-expand 2 --crop-prob 0.5 --val-every 3 \
+	  --checkpoint-every 1 --no-progress
+	$(PY) evaluate.py --prefix $(VGG)/ssd/ssd --rec $(REC)/val.rec
+	for mode in naive entropy; do \
+	  $(PY) deploy.py --prefix $(VGG)/ssd/ssd --out $(VGG)/int8_$$mode/ssd --quantize int8 \
+	    --calib-rec $(REC)/train.rec --calib-images 64 --calib-mode $$mode && \
+	  $(PY) evaluate.py --prefix $(VGG)/int8_$$mode/ssd --rec $(REC)/val.rec || exit 1; \
+	done
+	$(PY) deploy.py --prefix $(VGG)/ssd/ssd --out $(VGG)/bf16/ssd --quantize bf16
+	$(PY) evaluate.py --prefix $(VGG)/bf16/ssd --rec $(REC)/val.rec
 
 ## CPU speed against GluonCV and OpenCV DNN (about 20 minutes on 2 cores); table in README.
 benchmark: $(STAMP)
