@@ -24,12 +24,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from common import runtime
+from common.atomic import write_json
 
 runtime.configure([])  # thread settings must precede the first import of mxnet (no-op once imported)
 
@@ -171,8 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"13 layers: direct {direct:.1f} ms; Winograd where it wins: {best:.1f} ms "
           f"(saves {direct - best:.1f} ms)")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rows": rows, "direct_ms": direct, "best_ms": best}, indent=1))
+        write_json(args.json, {"rows": rows, "direct_ms": direct, "best_ms": best})
     return 0
 
 
