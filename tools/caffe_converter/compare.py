@@ -19,13 +19,17 @@ import argparse
 import sys
 from typing import Dict, Optional, Sequence
 
-import cv2
-import mxnet as mx
-import numpy as np
+from common import runtime
 
-from common import cli, modelfile
-from detect.model import forward_nodes
-from tools.caffe_converter.random_model import probe_input
+runtime.configure()  # thread settings must precede the first import of mxnet
+
+import cv2  # noqa: E402
+import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from common import cli, modelfile  # noqa: E402
+from detect.model import forward_nodes  # noqa: E402
+from tools.caffe_converter.random_model import probe_input  # noqa: E402
 
 DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
 

@@ -24,13 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-import numpy as np
+from common import runtime
 
-from tools.caffe_converter.caffemodel import read_prototxt
-from tools.caffe_converter.compare import match_detections, mxnet_forward, opencv_forward
-from tools.caffe_converter.convert import build
-from tools.caffe_converter.convert_model import convert
-from tools.caffe_converter.random_model import probe_input, write_random_caffemodel
+runtime.configure()  # thread settings must precede the first import of mxnet
+
+import numpy as np  # noqa: E402
+
+from tools.caffe_converter.caffemodel import read_prototxt  # noqa: E402
+from tools.caffe_converter.compare import match_detections, mxnet_forward, opencv_forward  # noqa: E402
+from tools.caffe_converter.convert import build  # noqa: E402
+from tools.caffe_converter.convert_model import convert  # noqa: E402
+from tools.caffe_converter.random_model import probe_input, write_random_caffemodel  # noqa: E402
 
 BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
 
