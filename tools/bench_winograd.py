@@ -24,12 +24,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
 from common import runtime
 from common.atomic import write_json
+from tools.benchmark import timed
 
 runtime.configure([])  # thread settings must precede the first import of mxnet (no-op once imported)
 
@@ -120,15 +120,10 @@ def bind_pair(weight: np.ndarray, *, batch: int, height: int, width: int, ctx=No
 
 
 def _median_ms(executor, repeat: int) -> float:
-    executor.forward(is_train=False)
-    mx.nd.waitall()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    def run():
         executor.forward(is_train=False)
         executor.outputs[0].wait_to_read()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
+    return 1e3 * timed(run, repeat, warmup=1)
 
 
 def measure_layer(name, channels, filters, side, *, repeat, rng):
@@ -168,7 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               flush=True)
     direct = sum(r["direct_ms"] for r in rows)
     best = sum(min(r["direct_ms"], r["winograd_ms"]) for r in rows)
-    print(f"13 layers: direct {direct:.1f} ms; Winograd where it wins: {best:.1f} ms "
+    print(f"{len(rows)} layers: direct {direct:.1f} ms; Winograd where it wins: {best:.1f} ms "
           f"(saves {direct - best:.1f} ms)")
     if args.json:
         write_json(args.json, {"rows": rows, "direct_ms": direct, "best_ms": best})

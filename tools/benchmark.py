@@ -44,7 +44,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE")
 
 # --- workers (run in a child process) -------------------------------------------------------
 
-def _timed(fn, runs: int, warmup: int = 3) -> float:
+def timed(fn, runs: int, warmup: int = 3) -> float:
     """Median seconds of ``fn()`` over ``runs`` calls after ``warmup``."""
     import numpy as np
     for _ in range(warmup):
@@ -80,8 +80,8 @@ def _noise(batch: int, size: int):
 
 def _latency_and_throughput(runner, batch: int, runs: int) -> dict:
     """Batch-1 latency and batch-``batch`` images/s; ``runner(b)`` returns a callable running one batch."""
-    return {"b1_ms": 1000 * _timed(runner(1), runs),
-            "throughput": batch / _timed(runner(batch), max(3, runs // 2), warmup=1)}
+    return {"b1_ms": 1000 * timed(runner(1), runs),
+            "throughput": batch / timed(runner(batch), max(3, runs // 2), warmup=1)}
 
 
 def _bound(symbol, args, auxs, batch, size):
@@ -196,7 +196,7 @@ def worker_train_ours(network: str, size: int, batch: int, runs: int) -> dict:
         mod.forward_backward(data)
         mod.update()
         mod.get_outputs()[0].wait_to_read()
-    return {"throughput": batch / _timed(step, runs, warmup=2)}
+    return {"throughput": batch / timed(step, runs, warmup=2)}
 
 
 def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
@@ -223,7 +223,7 @@ def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
         mx.autograd.backward(total)
         trainer.step(batch)
         mx.nd.waitall()
-    return {"throughput": batch / _timed(step, runs, warmup=2)}
+    return {"throughput": batch / timed(step, runs, warmup=2)}
 
 
 def worker_iterator(size: int, batch: int, runs: int, work: str) -> dict:

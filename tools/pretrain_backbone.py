@@ -38,7 +38,7 @@ from common.cli import DEFAULT_MEAN, DEFAULT_STD, setup_logging  # noqa: E402
 from dataset.records import read_class_names  # noqa: E402
 from dataset.voc import load_voc  # noqa: E402
 from evaluate.voc_ap import box_iou  # noqa: E402
-from symbol.backbones.mobilenet import PREFIX  # noqa: E402
+from symbol.backbones.mobilenet import PREFIX, gluon_mobilenet  # noqa: E402
 from symbol.backbones.vgg import vgg16_reduced_symbol  # noqa: E402
 
 log = logging.getLogger("pretrain")
@@ -86,7 +86,7 @@ def _crop(image, cx, cy, side, size):
 
 def _mobilenet(multiplier: float):
     def build(num_classes: int):
-        net = mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, classes=num_classes, prefix=PREFIX)
+        net = gluon_mobilenet(multiplier, classes=num_classes)
         return net, lambda name: name.startswith(PREFIX) and "dense" not in name
     return build
 

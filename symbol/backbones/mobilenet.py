@@ -18,9 +18,9 @@ PREFIX = "mobilenet_"
 TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
 
 
-def gluon_mobilenet(multiplier: float) -> mx.gluon.HybridBlock:
-    """The Gluon model-zoo MobileNet v1 under the project's fixed prefix."""
-    return mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, prefix=PREFIX)
+def gluon_mobilenet(multiplier: float, *, classes: int = 1000) -> mx.gluon.HybridBlock:
+    """The Gluon model-zoo MobileNet v1 under the project's fixed prefix, with ``classes`` outputs."""
+    return mx.gluon.model_zoo.vision.MobileNet(multiplier=multiplier, classes=classes, prefix=PREFIX)
 
 
 def mobilenet_symbol(data, multiplier: float):
