@@ -61,7 +61,7 @@ def add_preprocess_args(p: argparse.ArgumentParser, *, with_network: bool = Fals
 
 
 def add_detection_args(p: argparse.ArgumentParser) -> None:
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     d = DetectionParams()
     g = p.add_argument_group("detection output")
     g.add_argument("--nms", type=float, default=None,
@@ -92,7 +92,7 @@ def detection_params(args: argparse.Namespace, meta_detection: Optional[dict] = 
 
     A flag that changes a value the metadata states is logged as an override.
     """
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     meta = meta_detection or {}
     flags = {"nms": ("nms_threshold", args.nms), "nms-topk": ("nms_topk", args.nms_topk),
              "force-suppress": ("force_suppress", args.force_suppress)}

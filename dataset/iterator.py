@@ -5,10 +5,10 @@ expansion, colour jitter, mirror), resizes to the square input and
 normalizes ``(pixel - mean) / std`` in RGB order. ``DetRecordIter`` wraps it
 and turns its flat label rows into a ``label`` of shape
 (B, max_objects, 6) with rows ``[class_id, xmin, ymin, xmax, ymax, difficult]``,
-normalized, ``class_id = -1`` for padding. Each batch also carries
-``image_sizes``, an (B, 2) array of the original ``(width, height)`` in pixels
-(None for records without a size), which evaluation uses to compare boxes in
-pixels; it describes the images before augmentation.
+normalized, ``class_id = -1`` for padding. Each batch is a ``DetBatch``,
+which also carries ``image_sizes``, the (B, 2) original ``(width, height)``
+in pixels (None for records without a size) that evaluation uses to compare
+boxes in pixels; it describes the images before augmentation.
 """
 from __future__ import annotations
 
@@ -18,10 +18,28 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import mxnet as mx
+import numpy as np
 
 from dataset import label_layout
 from dataset.recordio import read_sidecar
 from dataset.records import DatasetError
+
+
+class DetBatch(mx.io.DataBatch):
+    """A DataBatch that also carries the original image sizes.
+
+    Parameters
+    ----------
+    image_sizes : ndarray (B, 2) of int, or None
+        ``(width, height)`` in pixels of each image before augmentation; None
+        for records written without a size (other tools' 2-wide label headers).
+    **kwargs
+        Those of ``mx.io.DataBatch``.
+    """
+
+    def __init__(self, *, image_sizes: Optional[np.ndarray] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.image_sizes = image_sizes
 
 
 @dataclass(frozen=True)
@@ -170,7 +188,6 @@ class DetRecordIter(mx.io.DataIter):
         objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
         objects = objects[:, :, :label_layout.OBJECT_WIDTH]
         data = [mx.nd.flip(batch.data[0], axis=1)] if self._bgr else batch.data
-        out = mx.io.DataBatch(data=data, label=[objects], pad=batch.pad, index=batch.index,
-                              provide_data=self.provide_data, provide_label=self.provide_label)
-        out.image_sizes = label_layout.iter_image_sizes(rows_np)
-        return out
+        return DetBatch(data=data, label=[objects], pad=batch.pad, index=batch.index,
+                        provide_data=self.provide_data, provide_label=self.provide_label,
+                        image_sizes=label_layout.iter_image_sizes(rows_np))

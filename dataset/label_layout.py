@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.boxes import box_scale
+
 HEADER_WIDTH = 4
 #: Where ``image_width, image_height`` sit in a record's header.
 _SIZE = slice(2, 4)
 OBJECT_WIDTH = 6
+#: Columns of an object row ``[class_id, xmin, ymin, xmax, ymax, difficult]``.
+CLASS_ID = 0
+BOX = slice(1, 5)
+DIFFICULT = 5
 #: Numbers ImageDetRecordIter puts before the record's label in each output row.
 ITER_PREFIX = 4
 PAD_VALUE = -1.0
@@ -42,7 +48,33 @@ def unpack(label: np.ndarray) -> np.ndarray:
         raise ValueError(f"label header width {header} / object width {width} is not a detection label")
     body = label[header:]
     objects = body[: body.size // width * width].reshape(-1, width)
-    return objects[objects[:, 0] >= 0]
+    return valid_objects(objects)
+
+
+def valid_objects(objects: np.ndarray) -> np.ndarray:
+    """The rows of ``objects`` (M, >=5) that hold an object (``class_id >= 0``), as an (M', width) array.
+
+    An empty array counts as (0, OBJECT_WIDTH).
+    """
+    objects = np.asarray(objects)
+    objects = objects.reshape(-1, objects.shape[-1]) if objects.size else np.zeros((0, OBJECT_WIDTH),
+                                                                                   objects.dtype)
+    return objects[objects[:, CLASS_ID] >= 0]
+
+
+def difficult(objects: np.ndarray) -> np.ndarray:
+    """Bool (M,): the ``difficult`` flag of each row; rows of width 5 have none (all False)."""
+    objects = np.asarray(objects)
+    if objects.ndim < 2 or objects.shape[1] <= DIFFICULT:
+        return np.zeros(len(objects), bool)
+    return objects[:, DIFFICULT] > 0
+
+
+def objects_to_pixels(objects: np.ndarray, width: float, height: float) -> np.ndarray:
+    """A copy of normalized object rows (M, >=5) with boxes in pixels of a ``width`` x ``height`` image."""
+    out = np.array(objects, copy=True)
+    out[:, BOX] *= box_scale(width, height, out.dtype)
+    return out
 
 
 def image_size(label: np.ndarray):

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 from common import cli, modelfile
 from detect.model import inference_symbol
-from symbol.builder import DetectionParams
+from symbol.coding import DetectionParams
 
 log = logging.getLogger("deploy")
 

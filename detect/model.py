@@ -17,7 +17,9 @@ import numpy as np
 from common import cli, modelfile
 from common.devices import parse_contexts
 from common.modelfile import ModelMeta
-from symbol.builder import DetectionParams, deploy_symbol, detection_head
+from symbol.builder import deploy_symbol, detection_head
+from symbol import detection_layout as rows
+from symbol.coding import DetectionParams
 from symbol.presets import get_preset
 
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
@@ -130,12 +132,19 @@ class Detector:
     meta : ModelMeta
     ctx : Context
     batch_size : int
+    epoch : int or None
+        NNNN of the params file the parameters came from, for reports.
+    detection : DetectionParams, optional
+        The settings of the symbol's detection stage (default: the metadata's).
     """
 
-    def __init__(self, symbol, arg_params, aux_params, meta: ModelMeta, ctx=None, batch_size: int = 1):
+    def __init__(self, symbol, arg_params, aux_params, meta: ModelMeta, ctx=None, batch_size: int = 1, *,
+                 epoch: Optional[int] = None, detection: Optional[DetectionParams] = None):
         self.meta = meta
         self.ctx = ctx or mx.cpu()
         self.batch_size = batch_size
+        self.epoch = epoch
+        self.detection = detection or DetectionParams(**meta.detection)
         shape = (batch_size, 3, meta.data_shape, meta.data_shape)
         self.module = mx.mod.Module(symbol, data_names=("data",), label_names=None, context=self.ctx)
         self.module.bind(data_shapes=[("data", shape)], for_training=False)
@@ -150,10 +159,7 @@ class Detector:
         params = detection or DetectionParams(**meta.detection)
         symbol = inference_symbol(prefix, meta, params)
         args, auxs = modelfile.load_params(prefix, epoch)
-        detector = cls(symbol, args, auxs, meta, ctx=ctx, batch_size=batch_size)
-        detector.epoch = epoch
-        detector.detection = params
-        return detector
+        return cls(symbol, args, auxs, meta, ctx=ctx, batch_size=batch_size, epoch=epoch, detection=params)
 
     def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
         """The network input of ``image_bgr`` for this model (``preprocess``)."""
@@ -180,9 +186,8 @@ class Detector:
             chunk = images_bgr[start:start + self.batch_size]
             out = self.forward(np.stack([self.preprocess(im) for im in chunk]))
             for image, dets in zip(chunk, out):
-                keep = dets[(dets[:, 0] >= 0) & (dets[:, 1] >= thresh)]
-                keep = keep[np.argsort(-keep[:, 1], kind="stable")]
+                keep = rows.valid(dets)
+                keep = rows.by_score(keep[keep[:, rows.SCORE] >= thresh])
                 h, w = image.shape[:2]
-                keep[:, 2:6] *= np.array([w, h, w, h], np.float32)
-                results.append(keep)
+                results.append(rows.to_pixels(keep, w, h))
         return results

@@ -13,7 +13,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from dataset import label_layout as objs
 from evaluate.voc_ap import box_iou, image_boxes
+from symbol import detection_layout as rows
 
 #: Object-size bin edges: sqrt(box area) over the image's shorter side.
 SIZE_BINS = (0.0, 0.05, 0.075, 0.1, 0.15, 0.25, 0.4, math.inf)
@@ -52,12 +54,13 @@ class ErrorBreakdown:
     def update(self, detections, ground_truth, image_size=None, image_id=None) -> None:
         """Add one image; arguments as ``VOCEvaluator.update``."""
         dets, gts, difficult, offset = image_boxes(detections, ground_truth, image_size)
-        dets, gts = dets[dets[:, 1] >= self.score], gts[~difficult]
+        dets, gts = dets[dets[:, rows.SCORE] >= self.score], gts[~difficult]
         short = min(image_size) if image_size is not None else 1.0
-        overlaps = box_iou(gts[:, 1:5], dets[:, 2:6], offset) >= self.iou  # (objects, detections)
+        overlaps = box_iou(gts[:, objs.BOX], dets[:, rows.BOX], offset) >= self.iou  # (objects, detections)
         for gt, over in zip(gts, overlaps):
-            cls = int(gt[0])
-            side = math.sqrt((gt[3] - gt[1] + offset) * (gt[4] - gt[2] + offset)) / short
+            cls = int(gt[objs.CLASS_ID])
+            x1, y1, x2, y2 = gt[objs.BOX]
+            side = math.sqrt((x2 - x1 + offset) * (y2 - y1 + offset)) / short
             b = int(np.searchsorted(self.bins, side, side="right")) - 1
             b = min(max(b, 0), len(self.objects) - 1)
             self.objects[b] += 1
@@ -65,9 +68,9 @@ class ErrorBreakdown:
                 self.confusion[cls, -1] += 1
                 continue
             self.found[b] += 1
-            self.recognized[b] += bool((over & (dets[:, 0] == cls)).any())
-            best = int(np.argmax(np.where(over, dets[:, 1], -1.0)))
-            self.confusion[cls, int(dets[best, 0])] += 1
+            self.recognized[b] += bool((over & (dets[:, rows.CLASS_ID] == cls)).any())
+            best = int(np.argmax(np.where(over, dets[:, rows.SCORE], -1.0)))
+            self.confusion[cls, int(dets[best, rows.CLASS_ID])] += 1
 
     def size_rows(self) -> List[Dict[str, object]]:
         """Per size bin: edges, objects, found and recognized fractions (None when empty)."""

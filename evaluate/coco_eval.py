@@ -18,6 +18,9 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from dataset import label_layout as objs
+from symbol import detection_layout as rows
+
 #: Names of COCOeval.stats, in order.
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
@@ -60,25 +63,24 @@ class COCOEvaluator:
             image_id = self.num_images + 1
         self.num_images += 1
         w, h = image_size
-        scale = np.array([w, h, w, h], np.float64)
-        dets = np.asarray(detections, np.float64).reshape(-1, 6)
-        for cls, score, *box in dets[dets[:, 0] >= 0]:
-            x1, y1, x2, y2 = np.asarray(box) * scale
-            self.results.append({"image_id": int(image_id), "category_id": self.category_ids[int(cls)],
-                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(score)})
+        dets = rows.to_pixels(rows.valid(np.asarray(detections, np.float64)), w, h)
+        for row in dets:
+            x1, y1, x2, y2 = row[rows.BOX]
+            self.results.append({"image_id": int(image_id),
+                                 "category_id": self.category_ids[int(row[rows.CLASS_ID])],
+                                 "bbox": [x1, y1, x2 - x1, y2 - y1], "score": float(row[rows.SCORE])})
         if self._given is None:
-            self._add_ground_truth(ground_truth, image_id, w, h, scale)
+            self._add_ground_truth(ground_truth, image_id, w, h)
 
-    def _add_ground_truth(self, ground_truth, image_id, w, h, scale) -> None:
+    def _add_ground_truth(self, ground_truth, image_id, w, h) -> None:
         self._images.append({"id": int(image_id), "width": int(w), "height": int(h)})
-        gts = np.asarray(ground_truth, np.float64)
-        gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
-        for row in gts[gts[:, 0] >= 0]:
-            x1, y1, x2, y2 = row[1:5] * scale
+        gts = objs.objects_to_pixels(objs.valid_objects(np.asarray(ground_truth, np.float64)), w, h)
+        for row, crowd in zip(gts, objs.difficult(gts)):
+            x1, y1, x2, y2 = row[objs.BOX]
             self._annotations.append({
                 "id": len(self._annotations) + 1, "image_id": int(image_id),
-                "category_id": self.category_ids[int(row[0])], "bbox": [x1, y1, x2 - x1, y2 - y1],
-                "area": (x2 - x1) * (y2 - y1), "iscrowd": int(len(row) > 5 and row[5] > 0)})
+                "category_id": self.category_ids[int(row[objs.CLASS_ID])], "bbox": [x1, y1, x2 - x1, y2 - y1],
+                "area": (x2 - x1) * (y2 - y1), "iscrowd": int(crowd)})
 
     def ground_truth(self) -> dict:
         """The COCO instances dict the results are scored against."""

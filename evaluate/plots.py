@@ -17,8 +17,10 @@ import matplotlib
 import numpy as np
 
 from common.atomic import atomic_paths
+from dataset import label_layout as objs
 from detect.draw import draw_detections
 from evaluate.voc_ap import VOCEvaluator, area_ap, voc07_ap
+from symbol import detection_layout as rows
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -80,13 +82,13 @@ def annotate(image_bgr: np.ndarray, ground_truth: np.ndarray, detections: np.nda
     ``detections`` rows ``[cls, score, x1, y1, x2, y2]``.
     """
     h, w = image_bgr.shape[:2]
-    scale = np.array([w, h, w, h], np.float32)
     out = image_bgr.copy()
-    for row in ground_truth[ground_truth[:, 0] >= 0]:
-        x1, y1, x2, y2 = (row[1:5] * scale).round().astype(int)
-        cv2.rectangle(out, (x1, y1), (x2, y2), GT_COLOR, 1 if len(row) > 5 and row[5] > 0 else 2)
-    dets = detections[(detections[:, 0] >= 0) & (detections[:, 1] >= thresh)].copy()
-    dets[:, 2:6] *= scale
+    gts = objs.objects_to_pixels(objs.valid_objects(ground_truth), w, h)
+    for row, hard in zip(gts, objs.difficult(gts)):
+        x1, y1, x2, y2 = row[objs.BOX].round().astype(int)
+        cv2.rectangle(out, (x1, y1), (x2, y2), GT_COLOR, 1 if hard else 2)
+    dets = rows.valid(detections)
+    dets = rows.to_pixels(dets[dets[:, rows.SCORE] >= thresh], w, h)
     return draw_detections(out, dets, class_names)
 
 

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from dataset.recordio import normalized_objects
 from dataset.records import DatasetError, ImageRecord
+from symbol import detection_layout as rows
 
 
 @dataclass
@@ -37,8 +38,8 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bo
     loses prefetched batches when reset after it has been idle, so this function
     does not reset it. ``module`` must output (B, N, 6) detections, normalized, and be bound
     with the iterator's batch size and channel order; ground truth comes from the batch label
-    (B, M, 6) and boxes are compared in the original pixels when the batch
-    carries ``image_sizes``. Returns the first ``keep`` images' samples.
+    (B, M, 6) and boxes are compared in the original pixels when the ``DetBatch``
+    has ``image_sizes``. Returns the first ``keep`` images' samples.
     """
     evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
     kept, index = [], 0
@@ -47,7 +48,7 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bo
         dets = module.get_outputs()[0].asnumpy()
         labels = batch.label[0].asnumpy()
         real = dets.shape[0] - (batch.pad or 0)
-        sizes = getattr(batch, "image_sizes", None)
+        sizes = batch.image_sizes
         for i in range(real):
             size = None if sizes is None else tuple(int(v) for v in sizes[i])
             for ev in evaluators:
@@ -70,9 +71,8 @@ def evaluate_records(detector, records: Sequence[ImageRecord], evaluators, *, im
         image = cv2.imread(str(record.path), cv2.IMREAD_COLOR)
         if image is None:
             raise DatasetError(f"{record.path}: not a readable image")
-        dets = detector.detect([image])[0]
         h, w = image.shape[:2]
-        dets[:, 2:6] /= np.array([w, h, w, h], np.float32)
+        dets = rows.to_normalized(detector.detect([image])[0], w, h)
         gt = normalized_objects(record)
         for ev in evaluators:
             ev.update(dets, gt, (w, h), image_id=None if image_ids is None else image_ids[k])

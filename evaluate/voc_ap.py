@@ -14,6 +14,9 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from dataset import label_layout as objs
+from symbol import detection_layout as rows
+
 
 def box_iou(a: np.ndarray, b: np.ndarray, offset: float = 0.0) -> np.ndarray:
     """IoU matrix (len(a), len(b)) of ``[xmin, ymin, xmax, ymax]`` boxes.
@@ -77,18 +80,13 @@ def image_boxes(detections, ground_truth, image_size=None):
     (detections, ground_truth, difficult, offset)
         float64 arrays (K', 6) and (M', >=5), bool (M',), float.
     """
-    dets = np.array(detections, np.float64).reshape(-1, 6)
-    gts = np.array(ground_truth, np.float64)
-    gts = gts.reshape(-1, gts.shape[-1]) if gts.size else np.zeros((0, 6))
-    dets, gts = dets[dets[:, 0] >= 0], gts[gts[:, 0] >= 0]
+    dets = rows.valid(np.array(detections, np.float64))
+    gts = objs.valid_objects(np.array(ground_truth, np.float64))
     offset = 0.0
     if image_size is not None:
-        scale = np.array(tuple(image_size) * 2, np.float64)
-        dets[:, 2:6] *= scale
-        gts[:, 1:5] *= scale
+        dets, gts = rows.to_pixels(dets, *image_size), objs.objects_to_pixels(gts, *image_size)
         offset = 1.0
-    difficult = gts[:, 5] > 0 if gts.shape[1] > 5 else np.zeros(len(gts), bool)
-    return dets, gts, difficult, offset
+    return dets, gts, objs.difficult(gts), offset
 
 
 class VOCEvaluator:
@@ -130,14 +128,15 @@ class VOCEvaluator:
         dets, gts, difficult, offset = image_boxes(detections, ground_truth, image_size)
         self.num_images += 1
         for c in range(len(self.class_names)):
-            gt_c, diff_c = gts[gts[:, 0] == c, 1:5], difficult[gts[:, 0] == c]
+            of_c = gts[:, objs.CLASS_ID] == c
+            gt_c, diff_c = gts[of_c, objs.BOX], difficult[of_c]
             self._num_gt[c] += int((~diff_c).sum())
-            det_c = dets[dets[:, 0] == c]
+            det_c = dets[dets[:, rows.CLASS_ID] == c]
             if not len(det_c):
                 continue
-            det_c = det_c[descending(det_c[:, 1])]
-            self._scores[c].extend(det_c[:, 1].tolist())
-            self._matches[c].extend(self._match(det_c[:, 2:6], gt_c, diff_c, offset))
+            det_c = det_c[descending(det_c[:, rows.SCORE])]
+            self._scores[c].extend(det_c[:, rows.SCORE].tolist())
+            self._matches[c].extend(self._match(det_c[:, rows.BOX], gt_c, diff_c, offset))
 
     def _match(self, boxes: np.ndarray, gt: np.ndarray, difficult: np.ndarray,
                offset: float) -> List[int]:

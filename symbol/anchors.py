@@ -1,4 +1,4 @@
-"""Default boxes ("anchors"): sizes, aspect ratios, steps and their layout.
+"""Default boxes ("anchors"): every rule for their sizes, ratios, steps and layout.
 
 All sizes, steps and anchor coordinates are normalized to the input image
 (0..1). Anchors are ``[xmin, ymin, xmax, ymax]``.
@@ -114,11 +114,73 @@ def ssd_anchor_specs(ratios: Sequence[Sequence[float]], *, s_min: float, s_max: 
     return tuple(AnchorSpec(sizes=s, ratios=tuple(r)) for s, r in zip(scales, ratios))
 
 
+def ratios_for(num_layers: int) -> Tuple[Tuple[float, ...], ...]:
+    """SSD's aspect-ratio pattern: 4 boxes on the first and the last two layers, 6 elsewhere."""
+    if num_layers < 3:
+        raise ValueError(f"ratios_for: num_layers must be >= 3, got {num_layers}")
+    return (RATIOS_4,) + (RATIOS_6,) * (num_layers - 3) + (RATIOS_4,) * 2
+
+
+def paper_anchors(num_layers: int, data_shape: int) -> Tuple[AnchorSpec, ...]:
+    """Anchors of the paper's linear scale rule for networks without a Caffe release.
+
+    At 300 input: s_min 0.2, s_max 0.9 and a first layer of 0.1 (as SSD300);
+    at 512 and above: s_min 0.1, s_max 0.9 and a smaller first layer of 0.04
+    (as the paper's SSD512 on COCO), for the smaller objects a finer input resolves.
+    """
+    if data_shape <= 300:
+        return ssd_anchor_specs(ratios_for(num_layers), s_min=0.2, s_max=0.9, first=(0.1, 0.2))
+    return ssd_anchor_specs(ratios_for(num_layers), s_min=0.1, s_max=0.9, first=(0.04, 0.1))
+
+
+def rescaled(anchors: Sequence[AnchorSpec], scales: Sequence[float]) -> Tuple[AnchorSpec, ...]:
+    """``anchors`` with sizes from the linear rule at other scales, their aspect ratios kept.
+
+    ``scales`` is ``(s_min, s_max)`` or ``(s_min, s_max, first_min, first_max)`` as
+    fractions of the input side (``train.py --anchor-scales``), e.g. smaller anchors
+    for a dataset of small objects.
+    """
+    if len(scales) not in (2, 4) or not all(0 < v <= 1.5 for v in scales) or scales[0] >= scales[1]:
+        raise ValueError(f"--anchor-scales: expected s_min,s_max[,first_min,first_max] with "
+                         f"0 < s_min < s_max, got {list(scales)}")
+    first = tuple(scales[2:4]) if len(scales) == 4 else None
+    return ssd_anchor_specs([a.ratios for a in anchors], s_min=scales[0], s_max=scales[1], first=first)
+
+
 def count_anchors(specs: Sequence[AnchorSpec], feature_sizes: Sequence[Tuple[int, int]]) -> int:
     """Total anchors for feature maps of ``(height, width)``."""
     if len(specs) != len(feature_sizes):
         raise ValueError(f"{len(specs)} anchor specs for {len(feature_sizes)} feature maps")
     return sum(s.per_location * h * w for s, (h, w) in zip(specs, feature_sizes))
+
+
+def anchor_grid(height: int, width: int, half_sizes: np.ndarray, *, step_y: float, step_x: float,
+                offset: float) -> np.ndarray:
+    """Boxes centred on every cell of a ``height`` x ``width`` map, the grid every prior layer shares.
+
+    Cell ``(i, j)`` is centred on ``((j + offset) * step_x, (i + offset) * step_y)``
+    (paper, section 2.2: centres ``((i + 0.5) / |f_k|, (j + 0.5) / |f_k|)``).
+
+    Parameters
+    ----------
+    half_sizes : array (A, 2)
+        Half width and half height of each of the A boxes per cell, in the units of the steps.
+    step_y, step_x : float
+        Distance between neighbouring centres.
+    offset : float
+        Centre offset in units of a step.
+
+    Returns
+    -------
+    ndarray (height * width * A, 4), float64
+        ``[xmin, ymin, xmax, ymax]`` ordered by row, column, then box.
+    """
+    half = np.asarray(half_sizes, np.float64).reshape(-1, 2)
+    cy = (np.arange(height) + offset) * step_y
+    cx = (np.arange(width) + offset) * step_x
+    cyy, cxx = np.meshgrid(cy, cx, indexing="ij")
+    centres = np.stack([cxx, cyy], axis=-1).reshape(-1, 1, 2)  # (HW, 1, 2)
+    return np.concatenate([centres - half, centres + half], axis=-1).reshape(-1, 4)
 
 
 def numpy_prior(spec: AnchorSpec, height: int, width: int) -> np.ndarray:
@@ -141,10 +203,5 @@ def numpy_prior(spec: AnchorSpec, height: int, width: int) -> np.ndarray:
     for r in spec.ratios[1:]:
         sr = math.sqrt(r)
         half_sizes.append((s0 * aspect * sr / 2, s0 / sr / 2))
-    half = np.array(half_sizes, dtype=np.float64)            # (A, 2): half w, half h
-    cy = (np.arange(height) + spec.offset) * step_y
-    cx = (np.arange(width) + spec.offset) * step_x
-    cyy, cxx = np.meshgrid(cy, cx, indexing="ij")
-    centres = np.stack([cxx, cyy], axis=-1).reshape(-1, 1, 2)  # (HW, 1, 2)
-    boxes = np.concatenate([centres - half, centres + half], axis=-1)
-    return boxes.reshape(-1, 4).astype(np.float32)
+    boxes = anchor_grid(height, width, np.array(half_sizes), step_y=step_y, step_x=step_x, offset=spec.offset)
+    return boxes.astype(np.float32)

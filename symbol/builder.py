@@ -17,13 +17,11 @@ Shapes (B = batch, N = anchors, C = foreground classes):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import mxnet as mx
 
-from symbol.backbones import get_backbone, tap
-from symbol.coding import VARIANCES
-from symbol.layers import conv_act, l2_normalize, separable_conv
+from symbol.coding import VARIANCES, DetectionParams
+from symbol.features import check_top_down, feature_maps, top_down
+from symbol.layers import conv_act, l2_normalize
 from symbol.presets import Preset
 
 #: Matching and mining settings of the paper (section 2.2, "Hard negative mining").
@@ -33,91 +31,6 @@ NEGATIVE_MINING_THRESH = 0.5
 #: Prediction heads start with unit-gain weights so that initial logits and offsets are O(1)
 #: (a ReLU gain of 2 on 3x3xC inputs gives logits of std ~5 and a huge first loss).
 HEAD_INIT = mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=1)
-
-
-@dataclass(frozen=True)
-class DetectionParams:
-    """Post-processing of the deploy head.
-
-    Parameters
-    ----------
-    nms_threshold : float
-        IoU above which a lower-scoring box of the same class is suppressed.
-    nms_topk : int
-        Boxes kept per image before NMS (-1 for all).
-    force_suppress : bool
-        Suppress overlapping boxes across classes too.
-    threshold : float
-        Minimum class score for a box to be output.
-    """
-
-    nms_threshold: float = 0.45
-    nms_topk: int = 400
-    force_suppress: bool = False
-    threshold: float = 0.01
-
-
-def feature_maps(data, preset: Preset) -> list:
-    """Tapped backbone layers plus extra layers, finest first."""
-    backbone = get_backbone(preset.network)
-    net = backbone(data)
-    feats = [tap(net, name, backbone) for name in preset.taps]
-    x = feats[-1]
-    bn, act = preset.extra_batchnorm, preset.activation
-    for i, extra in enumerate(preset.extras):
-        name = f"extra{i + 1}"
-        x = conv_act(x, name + "_1", extra.bottleneck, kernel=1, batchnorm=bn, act=act)
-        if preset.separable:
-            # SSDLite (MobileNetV2 paper, section 6.2): the 3x3 convolution is depthwise separable.
-            x = separable_conv(x, name + "_2", extra.bottleneck, extra.channels,
-                               kernel=extra.kernel, stride=extra.stride, pad=extra.pad, act=act)
-        else:
-            x = conv_act(x, name + "_2", extra.channels, kernel=extra.kernel, stride=extra.stride,
-                         pad=extra.pad, batchnorm=bn, act=act)
-        feats.append(x)
-    return feats
-
-
-def top_down(taps: list, channels: int, *, batchnorm: bool, act: str = "relu") -> list:
-    """Feature-pyramid top-down path (Lin et al., "Feature Pyramid Networks", CVPR 2017, sec. 3).
-
-    Every tapped map gets a 1x1 lateral projection to ``channels``; going from the
-    coarsest map to the finest, the running sum is upsampled 2x (nearest), cropped to
-    the finer map (19x19 from 10x10 gives 20x20, cropped to 19x19) and added to its
-    lateral; a 3x3 convolution (+ activation) then smooths each sum. The heads of
-    the fine maps thus see the context of the deeper layers, which a 3x3 head on an
-    early backbone layer (receptive field ~60 px for MobileNet's stride-8 layer) lacks.
-
-    Parameters
-    ----------
-    taps : list of Symbol
-        Maps (B, C_i, H_i, W_i), finest first, with ``2 * H_{i+1} >= H_i``.
-    channels : int
-        Channels of every output map.
-
-    Returns
-    -------
-    list of Symbol
-        (B, channels, H_i, W_i) per tap, finest first. Layers ``td{i}_lateral``, ``td{i}_smooth``.
-    """
-    outputs, merged = [], None
-    for i in reversed(range(len(taps))):
-        lateral = mx.sym.Convolution(taps[i], name=f"td{i}_lateral", num_filter=channels, kernel=(1, 1))
-        if merged is not None:
-            up = mx.sym.UpSampling(merged, scale=2, sample_type="nearest", num_args=1, name=f"td{i}_up")
-            lateral = lateral + mx.sym.slice_like(up, lateral, axes=(2, 3), name=f"td{i}_crop")
-        merged = lateral
-        outputs.append(conv_act(merged, f"td{i}_smooth", channels, kernel=3, pad=1, batchnorm=batchnorm,
-                                act=act))
-    return outputs[::-1]
-
-
-def _check_top_down(preset: Preset, shapes) -> None:
-    sides = [s[2] for s in shapes[:len(preset.taps)]]
-    for fine, coarse in zip(sides, sides[1:]):
-        if 2 * coarse < fine:
-            raise ValueError(f"preset {preset.name}: top_down needs each tapped map at least half "
-                             f"the size of the previous one, got sides {sides}")
 
 
 def _head_weight(layer: str):
@@ -173,7 +86,7 @@ def body(data, preset: Preset, num_classes: int):
             feats[i] = l2_normalize(feats[i], f"head{i}_norm", shapes[i][1], norm)
     channels = [s[1] for s in shapes]
     if preset.top_down:
-        _check_top_down(preset, shapes)
+        check_top_down(preset, shapes)
         taps = len(preset.taps)
         feats[:taps] = top_down(feats[:taps], preset.top_down, batchnorm=preset.extra_batchnorm,
                                 act=preset.activation)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from symbol.anchors import RATIOS_4, RATIOS_6, AnchorSpec, count_anchors, ssd_anchor_specs
+from symbol.anchors import AnchorSpec, count_anchors, paper_anchors, ratios_for, rescaled, ssd_anchor_specs
+from symbol.backbones import get_backbone
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ class Preset:
 def _feature_shapes(preset: Preset):
     import mxnet as mx
 
-    from symbol.builder import feature_maps
+    from symbol.features import feature_maps
     feats = mx.sym.Group(feature_maps(mx.sym.var("data"), preset))
     _, shapes, _ = feats.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
     return tuple((s[2], s[3]) for s in shapes)
@@ -157,12 +158,11 @@ def _vgg16_300(network: str, width: float) -> Preset:
     c = lambda n: max(1, int(n * width))  # noqa: E731
     return Preset(
         name=f"{network}_300", network=network, data_shape=300,
-        taps=("relu4_3", "relu7"),
+        taps=get_backbone(network).taps,
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
-        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4, RATIOS_4),
-                                 s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
+        anchors=ssd_anchor_specs(ratios_for(6), s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
         normalization=(20.0, 0.0))
 
 
@@ -171,12 +171,11 @@ def _vgg16_512(network: str, width: float) -> Preset:
     # conv10_2 of SSD512 is a 4x4 convolution (stride 1, pad 1): 2x2 -> 1x1.
     return Preset(
         name=f"{network}_512", network=network, data_shape=512,
-        taps=("relu4_3", "relu7"),
+        taps=get_backbone(network).taps,
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=1, kernel=4)),
-        anchors=ssd_anchor_specs((RATIOS_4, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_6, RATIOS_4,
-                                  RATIOS_4), s_min=0.15, s_max=0.9, first=(0.04, 0.1)),
+        anchors=ssd_anchor_specs(ratios_for(7), s_min=0.15, s_max=0.9, first=(0.04, 0.1)),
         normalization=(20.0, 0.0))
 
 
@@ -185,39 +184,9 @@ for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):
     register_preset(_vgg16_512(_net, _w))
 
 
-def ratios_for(num_layers: int) -> tuple:
-    """SSD's aspect-ratio pattern: 4 boxes on the first and the last two layers, 6 elsewhere."""
-    if num_layers < 3:
-        raise ValueError(f"ratios_for needs at least 3 layers, got {num_layers}")
-    return (RATIOS_4,) + (RATIOS_6,) * (num_layers - 3) + (RATIOS_4,) * 2
-
-
-def paper_anchors(num_layers: int, data_shape: int) -> Tuple[AnchorSpec, ...]:
-    """Anchors of the paper's linear scale rule for networks without a Caffe release.
-
-    At 300 input: s_min 0.2, s_max 0.9 and a first layer of 0.1 (as SSD300);
-    at 512 and above: s_min 0.1, s_max 0.9 and a smaller first layer of 0.04
-    (as the paper's SSD512 on COCO), for the smaller objects a finer input resolves.
-    """
-    if data_shape <= 300:
-        return ssd_anchor_specs(ratios_for(num_layers), s_min=0.2, s_max=0.9, first=(0.1, 0.2))
-    return ssd_anchor_specs(ratios_for(num_layers), s_min=0.1, s_max=0.9, first=(0.04, 0.1))
-
-
 def with_anchor_scales(preset: Preset, scales: Sequence[float]) -> Preset:
-    """``preset`` with anchors from the linear rule at other scales, its aspect ratios kept.
-
-    ``scales`` is ``(s_min, s_max)`` or ``(s_min, s_max, first_min, first_max)`` as
-    fractions of the input side (``train.py --anchor-scales``), e.g. smaller anchors
-    for a dataset of small objects.
-    """
-    if len(scales) not in (2, 4) or not all(0 < v <= 1.5 for v in scales) or scales[0] >= scales[1]:
-        raise ValueError(f"--anchor-scales: expected s_min,s_max[,first_min,first_max] with "
-                         f"0 < s_min < s_max, got {list(scales)}")
-    first = tuple(scales[2:4]) if len(scales) == 4 else None
-    anchors = ssd_anchor_specs([a.ratios for a in preset.anchors], s_min=scales[0], s_max=scales[1],
-                               first=first)
-    return replace(preset, anchors=anchors)
+    """``preset`` with anchors from the linear rule at other ``scales`` (``symbol.anchors.rescaled``)."""
+    return replace(preset, anchors=rescaled(preset.anchors, scales))
 
 
 def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tuple[ExtraLayer, ...]:
@@ -232,8 +201,13 @@ def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tupl
     return tuple(layers)
 
 
-def paper_preset(network: str, data_shape: int, taps, extras, **kwargs) -> Preset:
-    """A preset named ``<network>_<data_shape>`` with ``paper_anchors`` for its layers."""
+def paper_preset(network: str, data_shape: int, *, extras: Tuple[ExtraLayer, ...],
+                 taps: Optional[Tuple[str, ...]] = None, **kwargs) -> Preset:
+    """A preset named ``<network>_<data_shape>`` with ``paper_anchors`` for its layers.
+
+    ``taps`` defaults to the tap points the backbone declares (``symbol.backbones.register``).
+    """
+    taps = tuple(taps) if taps is not None else get_backbone(network).taps
     return Preset(name=f"{network}_{data_shape}", network=network, data_shape=data_shape, taps=taps,
                   extras=extras, anchors=paper_anchors(len(taps) + len(extras), data_shape),
                   **kwargs)
@@ -244,32 +218,26 @@ def paper_preset(network: str, data_shape: int, taps, extras, **kwargs) -> Prese
 _RESNET_EXTRAS = halving_extras((256, 512), (128, 256), (128, 256), (128, 256))
 for _depth in (50, 101):
     for _size in (300, 512):
-        register_preset(paper_preset(f"resnet{_depth}", _size,
-                                 (f"resnet{_depth}_v1_stage3", f"resnet{_depth}_v1_stage4"),
-                                 _RESNET_EXTRAS, extra_batchnorm=True))
+        register_preset(paper_preset(f"resnet{_depth}", _size, extras=_RESNET_EXTRAS, extra_batchnorm=True))
 
 # --- Inception-v3: mixed_5d, mixed_6e, mixed_7c (35, 17, 8 at 300) plus halving extras ---
-_INCEPTION_TAPS = ("inceptionv3_mixed_5d", "inceptionv3_mixed_6e", "inceptionv3_mixed_7c")
-register_preset(paper_preset("inceptionv3", 300, _INCEPTION_TAPS,
-                         halving_extras((256, 512), (128, 256), (128, 256)), extra_batchnorm=True))
-register_preset(paper_preset("inceptionv3", 512, _INCEPTION_TAPS,
-                         halving_extras((256, 512), (128, 256), (128, 256), (128, 256)),
-                         extra_batchnorm=True))
+register_preset(paper_preset("inceptionv3", 300, extras=halving_extras((256, 512), (128, 256), (128, 256)),
+                             extra_batchnorm=True))
+register_preset(paper_preset("inceptionv3", 512,
+                             extras=halving_extras((256, 512), (128, 256), (128, 256), (128, 256)),
+                             extra_batchnorm=True))
 
 # --- MobileNet v2 SSDLite (Sandler et al. 2018, section 6.2): expansion of block 13 (stride 16)
 # and the 1280-channel last layer (stride 32), four extra layers of 512, 256, 256 and 128
 # channels, depthwise-separable extras and heads, ReLU6 ---
 _SSDLITE_EXTRAS = ((256, 512), (128, 256), (128, 256), (64, 128))
 for _size, _last_valid in ((300, False), (512, False), (608, True)):
-    register_preset(paper_preset("mobilenetv2_1.0", _size, ("mobilenetv2_expand13", "mobilenetv2_last"),
-                             halving_extras(*_SSDLITE_EXTRAS, last_valid=_last_valid),
-                             extra_batchnorm=True, separable=True, activation="relu6"))
+    register_preset(paper_preset("mobilenetv2_1.0", _size,
+                                 extras=halving_extras(*_SSDLITE_EXTRAS, last_valid=_last_valid),
+                                 extra_batchnorm=True, separable=True, activation="relu6"))
 
 
-# --- MobileNet v1: strides 8, 16, 32 tapped, three extra layers (GluonCV-style) ---
-
-_MOBILENET_TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")
-
+# --- MobileNet v1: strides 8, 16, 32 tapped (the backbone's taps), three extra layers (GluonCV-style) ---
 
 def _mobilenet_small(multiplier: float, data_shape: int) -> Preset:
     """MobileNet v1 at 300 (38, 19, 10, 5, 3, 1) or 384 (48, 24, 12, 6, 3, 1).
@@ -278,20 +246,18 @@ def _mobilenet_small(multiplier: float, data_shape: int) -> Preset:
     datasets of small objects.
     """
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
-    return Preset(
-        name=f"mobilenet{multiplier}_{data_shape}", network=f"mobilenet{multiplier}", data_shape=data_shape,
-        taps=_MOBILENET_TAPS,
-        extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
-                ExtraLayer(c(128), c(256), stride=1, pad=0)),
-        anchors=paper_anchors(6, data_shape), extra_batchnorm=True)
+    return paper_preset(f"mobilenet{multiplier}", data_shape,
+                        extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
+                                ExtraLayer(c(128), c(256), stride=1, pad=0)),
+                        extra_batchnorm=True)
 
 
 def _mobilenet_large(multiplier: float, data_shape: int) -> Preset:
     """MobileNet v1 at 512 (64, 32, 16, 8, 4, 2, 1) or 608 (76, 38, 19, 10, 5, 3, 1)."""
     c = lambda n: max(8, int(n * multiplier))  # noqa: E731
     channels = [(c(256), c(512)), (c(128), c(256)), (c(128), c(256)), (c(128), c(256))]
-    return paper_preset(f"mobilenet{multiplier}", data_shape, _MOBILENET_TAPS,
-                    halving_extras(*channels, last_valid=data_shape == 608), extra_batchnorm=True)
+    return paper_preset(f"mobilenet{multiplier}", data_shape,
+                        extras=halving_extras(*channels, last_valid=data_shape == 608), extra_batchnorm=True)
 
 
 for _m in (1.0, 0.5, 0.25):

@@ -25,7 +25,7 @@ def test_detection_flags_parse_identically(module, extra):
 def test_unset_flags_fall_back_to_metadata_then_defaults():
     args = demo.build_parser().parse_args([])
     assert cli.detection_params(args, {"nms_threshold": 0.6}).nms_threshold == 0.6
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     assert cli.detection_params(args, None) == DetectionParams()
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from common import modelfile
 from detect import deploy
 from detect.model import Detector
-from symbol.builder import DetectionParams
+from symbol.coding import DetectionParams
 
 
 def test_deploy_model_detections_equal_the_checkpoints(checkpoint, images, tmp_path):

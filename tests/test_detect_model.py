@@ -7,7 +7,7 @@ from common import modelfile
 from dataset.iterator import DetRecordIter
 from dataset.voc import load_voc
 from detect.model import Detector, inference_symbol
-from symbol.builder import DetectionParams
+from symbol.coding import DetectionParams
 from symbol.presets import get_preset
 from tools.make_synthetic_voc import CLASSES
 

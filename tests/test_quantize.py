@@ -57,7 +57,7 @@ def test_bf16_graph_runs_convolutions_in_bfloat16_and_keeps_the_fp32_anchors():
 
     from detect.model import BODY_OUTPUTS, forward_nodes, inference_symbol, preprocess
     from detect.quantize import FIXED_ANCHORS, to_bfloat16
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     meta = modelfile.load_meta(BUNDLED)
     params = DetectionParams(**meta.detection)
     fp32 = inference_symbol(BUNDLED, meta, params)
@@ -83,7 +83,7 @@ def test_bf16_refuses_graphs_without_the_body_outputs():
     import mxnet as mx
 
     from detect.quantize import to_bfloat16
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     plain = mx.sym.Convolution(mx.sym.var("data"), num_filter=2, kernel=(1, 1), name="c")
     with pytest.raises(ValueError, match="--quantize bf16 needs a model built by this project"):
         to_bfloat16(plain, {}, {}, 300, DetectionParams())

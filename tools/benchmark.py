@@ -119,7 +119,7 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
         symbol, args, auxs = quantize_int8(symbol, args, auxs, calib, 8)
     elif variant == "bf16":
         from detect.quantize import to_bfloat16
-        from symbol.builder import DetectionParams
+        from symbol.coding import DetectionParams
         symbol, args, auxs = to_bfloat16(symbol, args, auxs, size, DetectionParams())
     return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
 

@@ -29,7 +29,8 @@ from dataset.iterator import DetRecordIter
 from dataset.recordio import read_sidecar
 from evaluate.runner import evaluate_module
 from evaluate.voc_ap import VOCEvaluator
-from symbol.builder import DetectionParams, deploy_symbol, train_symbol
+from symbol.builder import deploy_symbol, train_symbol
+from symbol.coding import DetectionParams
 from symbol.presets import get_preset, with_anchor_scales
 from train.config import TrainConfig
 from train.params import INITIALIZER, frozen_names, load_pretrained

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones import register
+from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
 
 PREFIX = "inceptionv3_"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones import register
+from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
 
 PREFIX = "mobilenetv2_"

@@ -2,18 +2,21 @@
 
 Traced under the prefix ``resnet50_v1_`` / ``resnet101_v1_``. The ends of
 stages 2, 3 and 4 (output strides 8, 16 and 32) are marked ``<prefix>stage2``
-... ``<prefix>stage4``; SSD taps stages 3 and 4, as the original MXNet SSD
-and GluonCV's ResNet SSDs do.
+... ``<prefix>stage4``; the declared taps, which the presets use, are stages 3
+and 4, as in the original MXNet SSD and GluonCV's ResNet SSDs (stage 2 stays
+a named layer for other layouts).
 """
 from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones import register
+from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
 
 # Index of each stage in the Gluon network's ``features``: conv, bn, relu, pool, stage1..4.
 _STAGE_INDEX = {2: 5, 3: 6, 4: 7}
+#: Stages SSD taps (strides 16 and 32).
+_SSD_STAGES = (3, 4)
 
 
 def _register(depth: int):
@@ -22,7 +25,7 @@ def _register(depth: int):
     def factory():
         return mx.gluon.model_zoo.vision.get_resnet(1, depth, prefix=prefix)
 
-    @register(f"resnet{depth}", taps=tuple(f"{prefix}stage{s}" for s in _STAGE_INDEX),
+    @register(f"resnet{depth}", taps=tuple(f"{prefix}stage{s}" for s in _SSD_STAGES),
               import_weights=renaming_importer(factory))
     def build(data):
         marks = {i: f"{prefix}stage{s}" for s, i in _STAGE_INDEX.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones import register
+from symbol.backbones.registry import register
 
 # (number of 3x3 convolutions, channels) per VGG16 stage.
 VGG16_STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))

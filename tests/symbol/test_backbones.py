@@ -9,7 +9,8 @@ import pytest
 from symbol.anchors import RATIOS_4, RATIOS_6
 from symbol.backbones import available, get_backbone, tap
 from symbol.builder import deploy_symbol, train_symbol
-from symbol.presets import all_presets, get_preset, paper_anchors, ratios_for
+from symbol.anchors import paper_anchors, ratios_for
+from symbol.presets import all_presets, get_preset
 from train.params import load_pretrained
 
 PRESETS = all_presets()

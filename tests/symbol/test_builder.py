@@ -4,7 +4,8 @@ import pytest
 
 from symbol.anchors import numpy_prior
 from symbol.backbones import available, get_backbone
-from symbol.builder import DetectionParams, body, deploy_symbol, train_symbol
+from symbol.builder import body, deploy_symbol, train_symbol
+from symbol.coding import DetectionParams
 from symbol.presets import available_presets, get_preset
 
 
@@ -99,7 +100,7 @@ def _conv_np(x, w, b=None, pad=0):
 
 
 def test_top_down_path_equals_numpy_twin():
-    from symbol.builder import top_down
+    from symbol.features import top_down
     rng = np.random.default_rng(0)
     shapes = [(1, 3, 7, 7), (1, 5, 4, 4), (1, 4, 2, 2)]  # 4 -> 8 cropped to 7, 2 -> 4
     taps = [mx.sym.var(f"t{i}") for i in range(3)]

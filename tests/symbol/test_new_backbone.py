@@ -3,8 +3,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from symbol import backbones, presets
-from symbol.backbones import register
+from symbol import presets
+from symbol.backbones import registry
+from symbol.backbones.registry import register
 from symbol.builder import deploy_symbol, train_symbol
 from symbol.layers import conv_act
 from symbol.presets import get_preset, halving_extras, paper_preset, register_preset
@@ -12,7 +13,7 @@ from symbol.presets import get_preset, halving_extras, paper_preset, register_pr
 
 @pytest.fixture
 def scratch_registries(monkeypatch):
-    monkeypatch.setattr(backbones, "_REGISTRY", dict(backbones._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     monkeypatch.setattr(presets, "_PRESETS", dict(presets._PRESETS))
 
 
@@ -25,8 +26,7 @@ def test_a_backbone_is_one_function_and_one_preset(scratch_registries):
             x = conv_act(x, name, channels, stride=2, pad=1)
         return x
 
-    register_preset(paper_preset("tinynet", 300, ("tiny_s8_relu", "tiny_s16_relu"),
-                                 halving_extras((32, 64), (32, 64), (32, 64), (32, 64))))
+    register_preset(paper_preset("tinynet", 300, extras=halving_extras((32, 64), (32, 64), (32, 64), (32, 64))))
 
     preset = get_preset("tinynet", 300)
     assert preset.feature_shapes() == ((38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (2, 2))

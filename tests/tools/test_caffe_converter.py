@@ -138,7 +138,7 @@ def test_converted_model_runs_in_demo_and_evaluate(tiny_model, voc_root, packed,
 
 def test_nms_override_reaches_the_converted_graph(tiny_model, images):
     from detect.model import Detector
-    from symbol.builder import DetectionParams
+    from symbol.coding import DetectionParams
     image = cv2.imread(str(images[0]))
     loose = Detector.from_prefix(tiny_model, detection=DetectionParams(0.95, 50, False, 0.0))
     strict = Detector.from_prefix(tiny_model, detection=DetectionParams(0.05, 50, True, 0.0))

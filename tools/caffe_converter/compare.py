@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from common import cli, modelfile  # noqa: E402
 from detect.model import forward_nodes  # noqa: E402
+from symbol import detection_layout as rows  # noqa: E402
 from tools.caffe_converter.random_model import probe_input  # noqa: E402
 
 DEFAULT_BLOBS = ("mbox_loc", "mbox_conf_flatten", "mbox_priorbox")
@@ -55,6 +56,26 @@ def mxnet_forward(prefix, blob: np.ndarray, names: Sequence[str]) -> Dict[str, n
     return dict(zip(["detection", *names], outs))
 
 
+#: Columns of OpenCV's DetectionOutput rows ``[image, label, score, xmin, ymin, xmax, ymax]``.
+CV_IMAGE, CV_LABEL, CV_SCORE = 0, 1, 2
+CV_BOX = slice(3, 7)
+
+
+def opencv_detections(opencv_rows: np.ndarray, background_id: int = 0, image: int = 0) -> np.ndarray:
+    """OpenCV's detections of ``image`` as rows of ``symbol.detection_layout`` (normalized).
+
+    OpenCV's labels count the background (label 0) when ``background_id`` is 0; its
+    zero-score rows pad a batch.
+    """
+    theirs = np.asarray(opencv_rows).reshape(-1, 7)
+    theirs = theirs[(theirs[:, CV_IMAGE] == image) & (theirs[:, CV_SCORE] > 0)]
+    out = np.zeros((len(theirs), rows.ROW_WIDTH), theirs.dtype)
+    out[:, rows.CLASS_ID] = theirs[:, CV_LABEL] - (1 if background_id == 0 else 0)
+    out[:, rows.SCORE] = theirs[:, CV_SCORE]
+    out[:, rows.BOX] = theirs[:, CV_BOX]
+    return out
+
+
 def match_detections(opencv_rows: np.ndarray, ours: np.ndarray, background_id: int = 0) -> float:
     """Max abs difference between OpenCV's and our detections of image 0 (inf if counts differ).
 
@@ -62,16 +83,13 @@ def match_detections(opencv_rows: np.ndarray, ours: np.ndarray, background_id: i
     row is paired with the closest unpaired row of ours (scores that tie to
     float precision may be ordered differently by the two sorts).
     """
-    theirs = opencv_rows.reshape(-1, 7)
-    theirs = theirs[(theirs[:, 0] == 0) & (theirs[:, 2] > 0)]
-    mine = ours[0][ours[0][:, 0] >= 0]
+    theirs = opencv_detections(opencv_rows, background_id)
+    mine = rows.valid(ours[0])
     if len(theirs) != len(mine):
         return float("inf")
-    offset = 1 if background_id == 0 else 0
-    theirs = np.concatenate([theirs[:, 1:2] - offset, theirs[:, 2:]], axis=1)
     free = np.ones(len(mine), bool)
     worst = 0.0
-    for row in theirs[np.argsort(-theirs[:, 1], kind="stable")]:
+    for row in rows.by_score(theirs):
         dist = np.where(free, np.abs(mine - row).max(axis=1), np.inf)
         best = int(np.argmin(dist))
         free[best] = False
@@ -115,7 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         a, b = theirs[name], ours[name]
         diff = float(np.abs(a.reshape(-1) - b.reshape(-1)).max()) if a.size == b.size else np.inf
         print(f"{name:32s} shape {tuple(b.shape)}  max |OpenCV - MXNet| = {diff:.3g}")
-    n = int((ours["detection"][0][:, 0] >= 0).sum())
+    n = len(rows.valid(ours["detection"][0]))
     diff = match_detections(theirs[detection_layer], ours["detection"], background)
     print(f"{'detections':32s} {n} rows          max |OpenCV - MXNet| = {diff:.3g}")
     return 0

@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 from common import cli, modelfile
 from common.modelfile import ModelMeta
 from dataset.records import DatasetError, read_class_names
-from symbol.builder import DetectionParams
+from symbol.coding import DetectionParams
 from tools.caffe_converter.caffemodel import read_caffemodel, read_prototxt
 from tools.caffe_converter.convert import ConversionError, build, fill
 

@@ -19,6 +19,8 @@ from typing import Optional, Tuple
 import mxnet as mx
 import numpy as np
 
+from symbol.anchors import anchor_grid
+
 
 @dataclass(frozen=True)
 class PriorBoxConfig:
@@ -61,13 +63,9 @@ def caffe_priors(cfg: PriorBoxConfig, feature_hw, image_hw) -> np.ndarray:
             sizes.append((big, big))
         for ar in cfg.aspect_ratios[1:]:
             sizes.append((s * math.sqrt(ar), s / math.sqrt(ar)))
-    half = np.array(sizes, np.float64) / 2                       # (A, 2)
-    cy = (np.arange(fh) + cfg.offset) * step_h
-    cx = (np.arange(fw) + cfg.offset) * step_w
-    cyy, cxx = np.meshgrid(cy, cx, indexing="ij")
-    centres = np.stack([cxx, cyy], -1).reshape(-1, 1, 2)           # (HW, 1, 2)
-    scale = np.array([img_w, img_h, img_w, img_h], np.float64)
-    boxes = np.concatenate([centres - half, centres + half], -1).reshape(-1, 4) / scale
+    pixels = anchor_grid(fh, fw, np.array(sizes, np.float64) / 2, step_y=step_h, step_x=step_w,
+                         offset=cfg.offset)
+    boxes = pixels / np.array([img_w, img_h, img_w, img_h], np.float64)
     if cfg.clip:
         boxes = np.clip(boxes, 0.0, 1.0)
     variances = np.tile(np.array(cfg.variances, np.float64), (len(boxes), 1))

@@ -30,6 +30,7 @@ runtime.configure()  # thread settings must precede the first import of mxnet
 
 import numpy as np  # noqa: E402
 
+from symbol import detection_layout as rows  # noqa: E402
 from tools.caffe_converter.caffemodel import read_prototxt  # noqa: E402
 from tools.caffe_converter.compare import match_detections, mxnet_forward, opencv_forward  # noqa: E402
 from tools.caffe_converter.convert import build  # noqa: E402
@@ -96,7 +97,7 @@ def verify(prototxt: Path, work: Path, input_size: Optional[int] = None, seed: i
         diffs[b] = float(np.abs(a[:a.size - cut] - o[:o.size - cut]).max()) if a.size == o.size else np.inf
     det_diff = None if tail else match_detections(
         theirs[layer], ours["detection"], meta.made_by["caffe_detection"]["background_id"])
-    count = int((ours["detection"][0][:, 0] >= 0).sum())
+    count = len(rows.valid(ours["detection"][0]))
     return Result(name, meta.data_shape, seconds, diffs, count, det_diff, sum(tail.values()))
 
 
