@@ -14,10 +14,13 @@ QS := build/quickstart
 	caffe-verify clean
 
 venv: $(STAMP)
-$(STAMP): requirements.txt requirements-common.txt requirements-dev.txt
+# The pinned requirements, then the project itself in editable mode (its console scripts, and
+# every module importable from any directory); pyproject.toml reads the same pins.
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt $(wildcard requirements/*.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 ## The main job: the bundled model on the bundled sample images -> out/demo/

@@ -8,11 +8,7 @@ With no arguments it runs the bundled model on the bundled sample images::
 Writes ``<out>/<image>.jpg``, ``<out>/detections.json`` and
 ``<out>/detections.tsv``; boxes are in pixels of the original images.
 """
-from common import runtime
-
-runtime.configure()  # thread settings must precede the first import of mxnet
-
-from detect.demo import main  # noqa: E402
+from detect.demo import main  # the command's main() applies the runtime defaults before MXNet loads
 
 if __name__ == "__main__":
     raise SystemExit(main())

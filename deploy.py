@@ -7,11 +7,7 @@ and ``OUT-meta.json`` (``kind: deploy``)::
 
     python deploy.py --prefix model/ssd_mobilenet0.5_synthetic --out build/deploy/ssd
 """
-from common import runtime
-
-runtime.configure()  # thread settings must precede the first import of mxnet
-
-from detect.deploy import main  # noqa: E402
+from detect.deploy import main  # the command's main() applies the runtime defaults before MXNet loads
 
 if __name__ == "__main__":
     raise SystemExit(main())

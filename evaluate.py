@@ -10,11 +10,7 @@ a COCO json with its images::
     python evaluate.py --prefix build/ssd --coco-json instances_val.json --image-root images/ \\
         --coco-results build/detections.json
 """
-from common import runtime
-
-runtime.configure()  # thread settings must precede the first import of mxnet
-
-from evaluate.cli import main  # noqa: E402
+from evaluate.cli import main  # the command's main() applies the runtime defaults before MXNet loads
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -1,109 +1,139 @@
-"""Command-line flags shared by every entry point, so they mean the same everywhere.
+"""Command-line machinery every entry point shares: one help style, checked flag types, one main().
 
-Defaults that two commands share live here or in the model's metadata,
-never as two literals. Detection flags left unset resolve, in order, to the
-model's metadata and then to the defaults; an explicit flag that disagrees
-with the metadata wins, with a warning. The input flags (``--network``,
-``--data-shape``, ``--mean``, ``--std``) are for training; inference reads
-them from the model's metadata.
+Every command's ``main(argv=None)`` is ``run_main(build_parser, run, argv)``:
+the arguments are parsed first (so ``--help`` and flag errors never load
+MXNet), then ``common.runtime`` applies the process defaults, then ``run``
+does the work, importing what it needs. Errors that users cause (bad files,
+bad values) end as one line ``error: ...`` on stderr and exit code 2, with
+no traceback; Ctrl-C ends with exit code 130.
+
+Command modules therefore import only light modules at their top (a test
+checks this for every entry point).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import math
+import shlex
 import sys
-from dataclasses import replace
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
+
+from common import runtime
 
 log = logging.getLogger(__name__)
 
-#: ImageNet RGB statistics in pixel units, the normalization of Gluon model-zoo backbones.
-DEFAULT_MEAN = (123.68, 116.78, 103.94)
-DEFAULT_STD = (58.395, 57.12, 57.375)
-DEFAULT_DATA_SHAPE = 300
-DEFAULT_NETWORK = "mobilenet0.25"
+#: Exceptions whose message is the whole story for a user (the project's data errors are ValueErrors).
+#: OSErrors (missing, unreadable or unwritable files) name the file in their message.
+EXPECTED_ERRORS = (ValueError, KeyError, OSError)
 
 
-class DefaultsHelpFormatter(argparse.HelpFormatter):
+class HelpFormatter(argparse.HelpFormatter):
     """Appends ``(default: X)`` to a flag's help unless the help states its default or there is none."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default:" in text or action.default in (None, argparse.SUPPRESS) or action.required:
+        if "default:" in text or action.default in (None, argparse.SUPPRESS, False) or action.required:
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
             return text
         return text + " (default: %(default)s)"
 
 
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """An ArgumentParser with the shared help formatter; ``prog`` is how users type the command."""
+    return argparse.ArgumentParser(prog=prog, description=description, formatter_class=HelpFormatter)
+
+
+# --- flag types: every numeric flag is checked here, before any value reaches MXNet ---------------
+
+def _parse(text: str, kind, what: str, ok: Callable[[float], bool]):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _parse(text, int, "a positive integer", lambda v: v > 0)
+
+
+def nonnegative_int(text: str) -> int:
+    return _parse(text, int, "an integer >= 0", lambda v: v >= 0)
+
+
+def positive_float(text: str) -> float:
+    return _parse(text, float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+
+
+def nonnegative_float(text: str) -> float:
+    return _parse(text, float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+
+def unit_float(text: str) -> float:
+    return _parse(text, float, "a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+
+
 def triple(text: str) -> Tuple[float, float, float]:
-    """Parse ``"r,g,b"`` (or one number for all three channels)."""
+    """Parse ``"r,g,b"`` (or one number for all three channels); values must be finite."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 3 comma-separated numbers, got {text!r}") from None
     if len(values) == 1:
         values = values * 3
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected 3 comma-separated numbers, got {text!r}")
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected 3 comma-separated finite numbers, got {text!r}")
     return values
 
 
-def add_preprocess_args(p: argparse.ArgumentParser, *, with_network: bool = False) -> None:
-    g = p.add_argument_group("input")
-    if with_network:
-        g.add_argument("--network", default=None,
-                       help=f"backbone name (default: {DEFAULT_NETWORK})")
-    g.add_argument("--data-shape", type=int, default=None,
-                   help=f"square input side in pixels (default: {DEFAULT_DATA_SHAPE})")
-    g.add_argument("--mean", type=triple, default=None,
-                   help="per-channel mean 'r,g,b' in pixels (default: ImageNet's)")
-    g.add_argument("--std", type=triple, default=None,
-                   help="per-channel std 'r,g,b' in pixels (default: ImageNet's)")
+# --- flags shared by several commands ---------------------------------------------------------
 
-
-def add_detection_args(p: argparse.ArgumentParser) -> None:
-    from symbol.coding import DetectionParams
-    d = DetectionParams()
-    g = p.add_argument_group("detection output")
-    g.add_argument("--nms", type=float, default=None,
-                   help=f"NMS IoU threshold (default: from the model, else {d.nms_threshold})")
-    g.add_argument("--nms-topk", type=int, default=None,
-                   help=f"boxes kept before NMS (default: from the model, else {d.nms_topk})")
-    g.add_argument("--force-suppress", action=argparse.BooleanOptionalAction, default=None,
-                   help="suppress overlapping boxes across classes "
-                        f"(default: from the model, else {d.force_suppress})")
+def add_model_args(p: argparse.ArgumentParser, *, default: Optional[str] = None) -> None:
+    """``--prefix`` (required unless a ``default`` model is given) and ``--epoch``."""
+    g = p.add_argument_group("model")
+    g.add_argument("--prefix", required=default is None, default=default,
+                   help="model prefix: PREFIX-symbol.json, PREFIX-NNNN.params, PREFIX-meta.json"
+                        + (f" (default: {default})" if default else ""))
+    g.add_argument("--epoch", type=nonnegative_int, default=None,
+                   help="NNNN of the params file (default: the latest)")
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("devices")
-    g.add_argument("--gpus", default=None, help="comma-separated GPU ids, e.g. 0,1 (default: CPU)")
-    g.add_argument("--cpus", type=int, default=1,
-                   help="number of CPU contexts when no GPU is given (default: 1)")
+    g.add_argument("--gpus", default=None,
+                   help="comma-separated GPU ids, e.g. 0,1 (default: CPU; needs the CUDA build, "
+                        "requirements-gpu.txt)")
+    g.add_argument("--cpus", type=positive_int, default=1,
+                   help="number of CPU contexts when no GPU is given")
 
 
-def add_model_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    g = p.add_argument_group("model")
-    g.add_argument("--prefix", required=required,
-                   help="model prefix: PREFIX-symbol.json, PREFIX-NNNN.params, PREFIX-meta.json")
-    g.add_argument("--epoch", type=int, default=None, help="NNNN of the params file (default: latest)")
+# --- the main() preamble ------------------------------------------------------------------------
 
+def run_main(build_parser: Callable[[], argparse.ArgumentParser],
+             run: Callable[[argparse.Namespace], Optional[int]],
+             argv: Optional[Sequence[str]] = None) -> int:
+    """Parse ``argv``, apply the runtime defaults, set up logging, call ``run(args)``; return the exit code.
 
-def detection_params(args: argparse.Namespace, meta_detection: Optional[dict] = None):
-    """DetectionParams: explicit ``add_detection_args`` flags > the model's metadata > defaults.
-
-    A flag that changes a value the metadata states is logged as an override.
+    ``args.command`` holds the command line as typed (``prog`` and quoted arguments), for
+    provenance in model metadata.
     """
-    from symbol.coding import DetectionParams
-    meta = meta_detection or {}
-    flags = {"nms": ("nms_threshold", args.nms), "nms-topk": ("nms_topk", args.nms_topk),
-             "force-suppress": ("force_suppress", args.force_suppress)}
-    overrides = {}
-    for flag, (field, value) in flags.items():
-        if value is None:
-            continue
-        if field in meta and meta[field] != value:
-            log.warning("--%s %s overrides the model's %s", flag, value, meta[field])
-        overrides[field] = value
-    return replace(DetectionParams(**meta), **overrides)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    runtime.configure(argv)
+    setup_logging()
+    args.command = " ".join([parser.prog] + [shlex.quote(a) for a in argv])
+    try:
+        return int(run(args) or 0)
+    except EXPECTED_ERRORS as err:
+        return print_error(err)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def print_error(err: BaseException) -> int:
@@ -116,5 +146,3 @@ def print_error(err: BaseException) -> int:
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
-
-

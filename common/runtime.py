@@ -11,7 +11,9 @@ Measured on 2-core machines (``tools/benchmark.py``; README "CPU speed"):
 
 So ``configure()`` uses every core and, when every device is a CPU (no
 ``--gpus`` on the command line), the naive engine. Variables the user has set
-are left alone. Call it first thing in an entry point.
+are left alone. ``common.cli.run_main`` calls it for every command, after
+parsing the arguments and before anything imports MXNet; importing this
+module changes nothing.
 """
 from __future__ import annotations
 
@@ -33,14 +35,22 @@ def uses_gpus(argv: Sequence[str]) -> bool:
 def defaults(argv: Sequence[str], cpu_count: Optional[int] = None) -> dict:
     """The environment ``configure`` sets for this command line (before the user's own)."""
     env = {"OMP_NUM_THREADS": str(cpu_count or os.cpu_count() or 1),
-           # Tame MXNet's per-operator warnings about unset attributes in old symbols.
-           "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0"}
+           # Tame MXNet's per-operator warnings about unset attributes in old symbols, and its
+           # "Subgraph backend MKLDNN is activated" line at every bind.
+           "MXNET_STORAGE_FALLBACK_LOG_VERBOSE": "0", "MXNET_SUBGRAPH_VERBOSE": "0"}
     if not uses_gpus(argv):
         env["MXNET_ENGINE_TYPE"] = "NaiveEngine"
     return env
 
 
+#: Whether ``configure`` has run in this process (tests check it precedes ``import mxnet``).
+configured = False
+
+
 def configure(argv: Optional[Sequence[str]] = None) -> None:
+    """Set the defaults of ``defaults(argv)`` that the user has not set; a no-op once MXNet is imported."""
+    global configured
+    configured = True
     if "mxnet" in sys.modules:
         return  # too late to matter; the user's environment stands
     for key, value in defaults(sys.argv[1:] if argv is None else argv).items():

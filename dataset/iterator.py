@@ -13,7 +13,6 @@ boxes in pixels; it describes the images before augmentation.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -21,7 +20,8 @@ import mxnet as mx
 import numpy as np
 
 from dataset import label_layout
-from dataset.recordio import read_sidecar
+from dataset.augmentation import NO_AUGMENTATION, Augmentation
+from dataset.recordio import num_records, read_sidecar
 from dataset.records import DatasetError
 
 
@@ -41,64 +41,6 @@ class DetBatch(mx.io.DataBatch):
         super().__init__(**kwargs)
         self.image_sizes = image_sizes
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    """SSD data augmentation (paper, section 2.2 "Data augmentation" and 3.6).
-
-    Each of the ``min_overlaps`` defines one crop sampler: a patch of
-    ``scale`` x the image side (aspect ratio in ``aspect``) whose IoU with
-    some object is at least that overlap; an object is kept when its centre
-    lies in the patch. ``crop_prob`` is the chance to crop at all (the paper
-    picks uniformly among "whole image" and the samplers, 5/6 for five).
-    ``expand_prob``/``max_expand`` implement the "zoom out" of section 3.6:
-    the image is placed on a canvas up to ``max_expand`` times its side,
-    filled with the mean colour.
-    """
-
-    crop_prob: float = 5.0 / 6.0
-    min_overlaps: Tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-    scale: Tuple[float, float] = (0.3, 1.0)
-    aspect: Tuple[float, float] = (0.5, 2.0)
-    max_trials: int = 25
-    expand_prob: float = 0.5
-    max_expand: float = 4.0
-    mirror_prob: float = 0.5
-    color_prob: float = 0.5
-    max_hue: int = 18
-    max_saturation: int = 32
-    max_illumination: int = 32
-    max_contrast: float = 0.5
-
-    def iter_kwargs(self, mean: Tuple[float, float, float]) -> dict:
-        """Keyword arguments of ImageDetRecordIter for this augmentation."""
-        n = len(self.min_overlaps)
-        if n == 0:
-            crop = dict(rand_crop_prob=0.0)
-        else:
-            # ImageDetRecordIter needs num_crop_sampler equal to every tuple's length.
-            crop = dict(
-                rand_crop_prob=self.crop_prob, num_crop_sampler=n,
-                min_crop_overlaps=tuple(self.min_overlaps), max_crop_overlaps=(1.0,) * n,
-                min_crop_scales=(self.scale[0],) * n, max_crop_scales=(self.scale[1],) * n,
-                min_crop_aspect_ratios=(self.aspect[0],) * n, max_crop_aspect_ratios=(self.aspect[1],) * n,
-                min_crop_sample_coverages=(0.0,) * n, max_crop_sample_coverages=(1.0,) * n,
-                min_crop_object_coverages=(0.0,) * n, max_crop_object_coverages=(1.0,) * n,
-                max_crop_trials=(self.max_trials,) * n, crop_emit_mode="center")
-        return dict(
-            crop,
-            rand_pad_prob=self.expand_prob, max_pad_scale=self.max_expand,
-            fill_value=int(round(sum(mean) / 3)),
-            rand_mirror_prob=self.mirror_prob,
-            random_hue_prob=self.color_prob, max_random_hue=self.max_hue,
-            random_saturation_prob=self.color_prob, max_random_saturation=self.max_saturation,
-            random_illumination_prob=self.color_prob, max_random_illumination=self.max_illumination,
-            random_contrast_prob=self.color_prob, max_random_contrast=self.max_contrast)
-
-
-#: No augmentation at all (validation, deterministic tests).
-NO_AUGMENTATION = Augmentation(crop_prob=0.0, min_overlaps=(), expand_prob=0.0, mirror_prob=0.0,
-                               color_prob=0.0)
 
 #: Size in MB of the parts a shuffled pass visits in random order (MXNet warns below 4 MB).
 SHUFFLE_CHUNK_MB = 4
@@ -161,6 +103,7 @@ class DetRecordIter(mx.io.DataIter):
             max_objects = int(read_sidecar(rec_path)["max_objects"])
         self.max_objects = max(1, max_objects)
         self.data_shape = data_shape
+        self.num_images = num_records(rec_path)
         self._iter = mx.io.ImageDetRecordIter(
             path_imgrec=str(rec_path), path_imgidx=str(idx_path), batch_size=batch_size,
             data_shape=(3, data_shape, data_shape), shuffle=shuffle, seed=seed,
@@ -175,6 +118,10 @@ class DetRecordIter(mx.io.DataIter):
         self.provide_data = [mx.io.DataDesc("data", (batch_size, 3, data_shape, data_shape))]
         self.provide_label = [mx.io.DataDesc("label", (batch_size, self.max_objects,
                                                        label_layout.OBJECT_WIDTH))]
+
+    def num_batches(self) -> int:
+        """Batches of one pass (the last may be padded or wrapped)."""
+        return -(-self.num_images // self.batch_size)
 
     def reset(self):
         self._iter.reset()

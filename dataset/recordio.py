@@ -8,7 +8,6 @@ derive ``label_pad_width``. All three files are written atomically.
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -18,10 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from common.atomic import atomic_paths, write_json, write_text
+from common.images import decode_image
 from dataset import label_layout
 from dataset.records import DatasetError, ImageRecord
-
-log = logging.getLogger(__name__)
 
 
 def normalized_objects(record: ImageRecord) -> np.ndarray:
@@ -87,7 +85,6 @@ def pack_records(records: Sequence[ImageRecord], rec_path: Path, class_names: Se
     info = {"class_names": list(class_names), "num_images": len(records),
             "max_objects": max_objects}
     write_json(sidecar_path(rec_path), info)
-    log.info("wrote %s: %d images, at most %d objects per image", rec_path, len(records), max_objects)
     return info
 
 
@@ -104,6 +101,31 @@ def read_sidecar(rec_path: Path) -> dict:
         except json.JSONDecodeError as err:
             raise DatasetError(f"{path}: malformed JSON: {err}") from None
     return {"class_names": None, "max_objects": scan_max_objects(rec_path)}
+
+
+def num_records(rec_path: Path) -> int:
+    """Images in ``rec_path``: the sidecar's count, else the lines of its ``.idx``."""
+    info = read_sidecar(rec_path) if sidecar_path(rec_path).is_file() else {}
+    if info.get("num_images"):
+        return int(info["num_images"])
+    with open(Path(rec_path).with_suffix(".idx")) as f:
+        return sum(1 for line in f if line.strip())
+
+
+def read_images(rec_path: Path, count: int) -> list:
+    """The first ``count`` images of ``rec_path``, decoded to BGR arrays."""
+    reader = mx.recordio.MXRecordIO(str(rec_path), "r")
+    images = []
+    try:
+        while len(images) < count:
+            item = reader.read()
+            if item is None:
+                break
+            header, data = mx.recordio.unpack(item)
+            images.append(decode_image(data, f"{rec_path} record {len(images)}"))
+    finally:
+        reader.close()
+    return images
 
 
 def scan_max_objects(rec_path: Path) -> int:

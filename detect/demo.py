@@ -2,39 +2,35 @@
 
 The command line of ``demo.py``; usage examples are in that file.
 """
+from __future__ import annotations
+
 import argparse
 import glob
+import json
+import logging
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-import cv2
-
 from common import cli
-from common.atomic import atomic_paths, write_json, write_text
-from dataset.records import read_class_names
-from detect.draw import TSV_HEADER, detections_to_dicts, draw_detections, output_image_path, tsv_lines
-from detect.model import detector_from_args
+from common.paths import BUNDLED_MODEL, DEMO_IMAGES, IMAGE_SUFFIXES
+from symbol import options
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = ROOT / "model" / "ssd_mobilenet0.5_synthetic"
-DEFAULT_IMAGES = ROOT / "data" / "demo"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+log = logging.getLogger("demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Run a detector on images.")
-    p.add_argument("images", nargs="*", default=[str(DEFAULT_IMAGES)],
+    p = cli.make_parser("python demo.py", "Run a detector on images.")
+    p.add_argument("images", nargs="*", default=[str(DEMO_IMAGES)],
                    help="image files, folders or glob patterns (default: data/demo)")
-    p.add_argument("--prefix", default=str(DEFAULT_MODEL),
-                   help="model prefix (default: the bundled model)")
-    p.add_argument("--epoch", type=int, default=None, help="params NNNN (default: latest)")
+    cli.add_model_args(p, default=str(BUNDLED_MODEL))
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
-    p.add_argument("--thresh", type=float, default=0.5, help="minimum score to report")
-    p.add_argument("--class-names", default=None, help="override the model's class names")
+    p.add_argument("--thresh", type=cli.unit_float, default=0.5, help="minimum score to report")
+    p.add_argument("--class-names", default=None,
+                   help="override the model's class names (as many as the model has)")
     p.add_argument("--draw", action=argparse.BooleanOptionalAction, default=True,
                    help="write annotated images")
-    cli.add_detection_args(p)
+    options.add_detection_args(p)
     cli.add_device_args(p)
     return p
 
@@ -58,38 +54,60 @@ def expand_inputs(items: Sequence[str]) -> List[Path]:
     return paths
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    cli.setup_logging()
+def _previous_images(out: Path) -> List[Path]:
+    """Annotated images a previous demo run listed in ``out/detections.json``."""
     try:
-        detector = detector_from_args(args)
-        names = read_class_names(args.class_names) if args.class_names else detector.meta.class_names
-        paths = expand_inputs(args.images)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        return cli.print_error(err)
+        previous = json.loads((out / "detections.json").read_text())
+        return [out / Path(item["annotated"]).name for item in previous.get("images", [])
+                if item.get("annotated")]
+    except (OSError, ValueError, TypeError, AttributeError):
+        return []
+
+
+def run(args: argparse.Namespace) -> int:
+    from common.atomic import write_json, write_text
+    from common.images import read_image
+    from dataset.records import read_class_names
+    from detect.draw import TSV_HEADER, detections_to_dicts, output_image_path, tsv_lines, write_annotated
+    from detect.model import detector_from_args
+
+    detector = detector_from_args(args)
+    names = detector.meta.class_names
+    if args.class_names:
+        names = read_class_names(args.class_names)
+        if len(names) != detector.meta.num_classes:
+            raise ValueError(f"--class-names gives {len(names)} names; the model has "
+                             f"{detector.meta.num_classes} classes")
+    paths = expand_inputs(args.images)
+    stale = _previous_images(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
     results, lines, used, failed = [], [], set(), 0
     for path in paths:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            print(f"error: {path}: not a readable image, skipped", file=sys.stderr)
+        try:
+            image = read_image(path)
+        except ValueError as err:
+            print(f"error: {err}; skipped", file=sys.stderr)
             failed += 1
             continue
         dets = detector.detect([image], thresh=args.thresh)[0]
         rows = detections_to_dicts(dets, names)
-        results.append({"image": str(path), "width": image.shape[1], "height": image.shape[0],
-                        "detections": rows})
-        lines += tsv_lines(str(path), rows)
+        item = {"image": str(path), "width": image.shape[1], "height": image.shape[0], "detections": rows}
         if args.draw:
             target = output_image_path(args.out, path, used)
-            with atomic_paths(target) as (tmp,):
-                ok, buf = cv2.imencode(".jpg", draw_detections(image, dets, names))
-                tmp.write_bytes(buf.tobytes())
+            write_annotated(target, image, dets, names)
+            item["annotated"] = target.name
+        results.append(item)
+        lines += tsv_lines(str(path), rows)
         print(f"{path}: {len(rows)} detections " + ", ".join(
             f"{r['class_name']} {r['score']:.2f}" for r in rows[:8]) + (" ..." if len(rows) > 8 else ""))
     write_json(args.out / "detections.json", {"model": str(args.prefix), "epoch": detector.epoch,
                                                "thresh": args.thresh, "images": results})
     write_text(args.out / "detections.tsv", "\n".join([TSV_HEADER] + lines) + "\n")
+    for old in set(stale) - {args.out / item["annotated"] for item in results if "annotated" in item}:
+        old.unlink(missing_ok=True)  # the previous run's picture of an image not in this run
     print(f"wrote {len(results)} annotated images, detections.json and detections.tsv to {args.out}")
     return 1 if failed else 0
 
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)

@@ -1,101 +1,47 @@
-"""Export a training checkpoint as a deploy model with NMS fused in, optionally INT8.
+"""Export a training checkpoint as a deploy model with NMS fused in, optionally INT8 or BF16.
 
 The command line of ``deploy.py``; usage examples are in that file.
 """
+from __future__ import annotations
+
 import argparse
-import logging
-import shlex
-import sys
-from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from common import cli, modelfile
-from detect.model import inference_symbol
-from symbol.coding import DetectionParams
-
-log = logging.getLogger("deploy")
+from common import cli
+from symbol import options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Export a deploy model (NMS fused) from a checkpoint.")
+    p = cli.make_parser("python deploy.py", "Export a deploy model (NMS fused) from a checkpoint.")
     cli.add_model_args(p)
     p.add_argument("--out", type=Path, required=True, help="output prefix of the deploy model")
-    cli.add_detection_args(p)
+    options.add_detection_args(p)
     g = p.add_argument_group("reduced precision (CPU, oneDNN)")
     g.add_argument("--quantize", choices=("int8", "bf16"), default=None,
                    help="int8: calibrated quantization (needs --calib-rec; also takes a deploy or "
-                        "converted model as --prefix); bf16: bfloat16 convolutions, no calibration")
+                        "converted model as --prefix); bf16: bfloat16 convolutions, no calibration "
+                        "(default: fp32)")
     g.add_argument("--calib-rec", type=Path, default=None, help="int8: images to calibrate on (.rec)")
-    g.add_argument("--calib-images", type=int, default=64, help="int8: calibration images")
+    g.add_argument("--calib-images", type=cli.positive_int, default=64, help="int8: calibration images")
     g.add_argument("--calib-mode", choices=("naive", "entropy"), default="naive",
                    help="int8: min/max ranges or KL-optimal thresholds")
     g.add_argument("--exclude", default=None, metavar="REGEX", help="int8: layers kept in fp32")
     return p
 
 
-def _calibration(meta, rec: Path, num_images: int):
-    from dataset.iterator import DetRecordIter
-    from detect.quantize import CalibrationData
-    it = DetRecordIter(rec, batch_size=min(8, num_images), data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
-    return CalibrationData(it, num_images)
-
-
-def export(prefix, epoch: Optional[int], out, detection: DetectionParams, command: str = "", *,
-           quantize: Optional[str] = None, calib_rec: Optional[Path] = None, calib_images: int = 64,
-           calib_mode: str = "naive", exclude: Optional[str] = None) -> int:
-    """Write the deploy model; returns the epoch exported.
-
-    ``out`` is a prefix of its own: its params of other epochs (a previous
-    export) are deleted, so it may not be ``prefix``.
-    """
-    if modelfile.symbol_path(out).resolve() == modelfile.symbol_path(prefix).resolve():
-        raise ValueError(f"--out {out} is the model being exported: give the deploy model its own prefix")
-    meta = modelfile.load_meta(prefix)
-    if meta.kind != "train" and not quantize:
-        raise ValueError(f"{modelfile.meta_path(prefix)}: already a deploy model")
-    if meta.made_by.get("precision") and quantize:
-        raise ValueError(f"{modelfile.meta_path(prefix)}: already {meta.made_by['precision']}")
-    if quantize == "int8" and calib_rec is None:
-        raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
-    epoch = modelfile.resolve_epoch(prefix, epoch)
-    symbol = inference_symbol(prefix, meta, detection)
-    args, auxs = modelfile.load_params(prefix, epoch)
-    needed_args, needed_auxs = set(symbol.list_arguments()) - {"data"}, set(symbol.list_auxiliary_states())
-    missing = sorted((needed_args - set(args)) | (needed_auxs - set(auxs)))
-    if missing:
-        raise ValueError(f"{modelfile.params_path(prefix, epoch)}: missing parameters {missing}")
-    args, auxs = {k: args[k] for k in needed_args}, {k: auxs[k] for k in needed_auxs}
-    made_by = dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}", export_command=command)
-    if quantize == "int8":
-        from detect.quantize import quantize_int8
-        symbol, args, auxs = quantize_int8(symbol, args, auxs, _calibration(meta, calib_rec, calib_images),
-                                           calib_images, mode=calib_mode, exclude=exclude)
-        made_by.update(precision="int8", calibration={"rec": str(calib_rec), "images": calib_images,
-                                                      "mode": calib_mode, "exclude": exclude})
-    elif quantize == "bf16":
-        from detect.quantize import to_bfloat16
-        symbol, args, auxs = to_bfloat16(symbol, args, auxs, meta.data_shape, detection)
-        made_by.update(precision="bf16")
-    out_meta = replace(meta, kind="deploy", detection=asdict(detection), made_by=made_by)
-    modelfile.save_model(out, epoch, symbol, args, auxs, out_meta, only_epoch=True)
-    return epoch
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    cli.setup_logging()
-    try:
-        meta = modelfile.load_meta(args.prefix)
-        detection = cli.detection_params(args, meta.detection)
-        epoch = export(args.prefix, args.epoch, args.out, detection,
-                       "python deploy.py " + " ".join(shlex.quote(a) for a in argv),
-                       quantize=args.quantize, calib_rec=args.calib_rec, calib_images=args.calib_images,
-                       calib_mode=args.calib_mode, exclude=args.exclude)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        return cli.print_error(err)
+def run(args: argparse.Namespace) -> int:
+    from common import modelfile
+    from detect.export import export
+    meta = modelfile.load_meta(args.prefix)
+    detection = options.detection_params(args, meta.detection)
+    epoch = export(args.prefix, args.epoch, args.out, detection, args.command,
+                   quantize=args.quantize, calib_rec=args.calib_rec, calib_images=args.calib_images,
+                   calib_mode=args.calib_mode, exclude=args.exclude)
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, epoch)}, "
           f"{modelfile.meta_path(args.out)}")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)

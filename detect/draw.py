@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import colorsys
 from pathlib import Path
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
+
+from common.atomic import atomic_paths
 
 
 def class_color(class_id: int) -> tuple:
@@ -16,14 +18,30 @@ def class_color(class_id: int) -> tuple:
     return int(b * 255), int(g * 255), int(r * 255)
 
 
+def _label_top(box_top: int, height: int, taken: List[Tuple[int, int, int, int]], left: int,
+               width: int) -> int:
+    """Top of a label ``height`` px tall: above its box, else just inside it, then lower until it
+    overlaps no label already drawn (``taken``: x1, y1, x2, y2)."""
+    top = box_top - height if box_top - height >= 0 else box_top
+    for _ in range(len(taken) + 1):
+        hit = [t for t in taken if t[0] < left + width and left < t[2] and t[1] < top + height and top < t[3]]
+        if not hit:
+            break
+        top = max(t[3] for t in hit)
+    return top
+
+
 def draw_detections(image_bgr: np.ndarray, detections: np.ndarray,
                     class_names: Sequence[str]) -> np.ndarray:
     """A copy of ``image_bgr`` with boxes and ``name score`` labels.
 
-    ``detections`` rows are ``[class_id, score, x1, y1, x2, y2]`` in pixels.
+    ``detections`` rows are ``[class_id, score, x1, y1, x2, y2]`` in pixels. A label sits
+    above its box, or inside it when the box touches the top edge, and moves down rather
+    than cover another label.
     """
     out = image_bgr.copy()
     thickness = max(1, round(min(out.shape[:2]) / 300))
+    taken: List[Tuple[int, int, int, int]] = []
     for cls, score, x1, y1, x2, y2 in detections:
         cls = int(cls)
         color = class_color(cls)
@@ -32,11 +50,23 @@ def draw_detections(image_bgr: np.ndarray, detections: np.ndarray,
         name = class_names[cls] if 0 <= cls < len(class_names) else str(cls)
         text = f"{name} {score:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-        top = max(p1[1] - th - base - 2, 0)
-        cv2.rectangle(out, (p1[0], top), (p1[0] + tw + 2, top + th + base + 2), color, -1)
+        w, h = tw + 2, th + base + 2
+        top = _label_top(p1[1], h, taken, p1[0], w)
+        taken.append((p1[0], top, p1[0] + w, top + h))
+        cv2.rectangle(out, (p1[0], top), (p1[0] + w, top + h), color, -1)
         cv2.putText(out, text, (p1[0] + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
                     (0, 0, 0), 1, cv2.LINE_AA)
     return out
+
+
+def write_annotated(path: Path, image_bgr: np.ndarray, detections: np.ndarray,
+                    class_names: Sequence[str]) -> None:
+    """``draw_detections`` saved as a JPEG at ``path``, atomically."""
+    ok, buf = cv2.imencode(".jpg", draw_detections(image_bgr, detections, class_names))
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode the annotated image")
+    with atomic_paths(path) as (tmp,):
+        tmp.write_bytes(buf.tobytes())
 
 
 def detections_to_dicts(detections: np.ndarray, class_names: Sequence[str]) -> List[dict]:

@@ -14,12 +14,13 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from common import cli, modelfile
+from common import modelfile
 from common.devices import parse_contexts
 from common.modelfile import ModelMeta
-from symbol.builder import deploy_symbol, detection_head
 from symbol import detection_layout as rows
+from symbol.builder import deploy_symbol, detection_head
 from symbol.coding import DetectionParams
+from symbol.options import detection_params
 from symbol.presets import get_preset
 
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
@@ -118,7 +119,7 @@ def detector_from_args(args, batch_size: int = 1) -> "Detector":
     meta = modelfile.load_meta(args.prefix)
     return Detector.from_prefix(args.prefix, args.epoch, ctx=parse_contexts(args.gpus, args.cpus)[0],
                                 batch_size=batch_size, meta=meta,
-                                detection=cli.detection_params(args, meta.detection))
+                                detection=detection_params(args, meta.detection))
 
 
 class Detector:

@@ -7,80 +7,50 @@ import json
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-import cv2
-import mxnet as mx
-import numpy as np
-
 from common import cli
-from common.atomic import write_json, write_text
-from dataset.coco import load_coco
-from dataset.iterator import DetRecordIter
-from dataset.records import DatasetError
-from dataset.voc import load_voc
-from detect.model import detector_from_args
-from evaluate.breakdown import ErrorBreakdown
-from evaluate.coco_eval import COCOEvaluator
-from evaluate.plots import plot_pr_curves, save_examples
-from evaluate.report import format_table, summary
-from evaluate.runner import Sample, evaluate_module, evaluate_records
-from evaluate.voc_ap import VOCEvaluator
+from symbol import options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Evaluate a detector (VOC mAP and COCO AP).")
+    p = cli.make_parser("python evaluate.py", "Evaluate a detector (VOC mAP and COCO AP).")
     cli.add_model_args(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--rec", type=Path, help="packed evaluation set (.rec)")
     src.add_argument("--voc-root", type=Path, help="VOC folder (Annotations/, JPEGImages/, ImageSets/)")
     src.add_argument("--coco-json", type=Path, help="COCO instances json (with --image-root)")
-    p.add_argument("--split", default="test", help="image set of --voc-root (default: test)")
+    p.add_argument("--split", default="test", help="image set of --voc-root")
     p.add_argument("--image-root", type=Path, default=None,
                    help="folder the --coco-json file names are relative to")
-    p.add_argument("--batch-size", type=int, default=8, help="batch of --rec evaluation")
-    p.add_argument("--iou", type=float, default=0.5, help="IoU threshold of a VOC true positive")
+    p.add_argument("--batch-size", type=cli.positive_int, default=8, help="batch of --rec evaluation")
+    p.add_argument("--iou", type=cli.unit_float, default=0.5, help="IoU threshold of a VOC true positive")
     p.add_argument("--coco", action=argparse.BooleanOptionalAction, default=True,
                    help="also compute COCO AP@[.5:.95] with pycocotools")
-    p.add_argument("--breakdown", type=float, default=None, nargs="?", const=0.05, metavar="SCORE",
+    p.add_argument("--breakdown", type=cli.unit_float, default=None, nargs="?", const=0.05, metavar="SCORE",
                    help="also print recall by object size and a class confusion matrix, for "
-                        "detections scoring >= SCORE (default 0.05)")
+                        "detections scoring >= SCORE (default: off; SCORE 0.05 when given alone)")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     p.add_argument("--coco-results", type=Path, default=None,
                    help="write the detections in COCO results format (json) here")
     p.add_argument("--plot-dir", type=Path, default=None, help="write precision-recall plots here")
-    p.add_argument("--examples", type=int, default=0, metavar="N",
+    p.add_argument("--examples", type=cli.nonnegative_int, default=0, metavar="N",
                    help="with --plot-dir: a grid of the first N images, ground truth vs predictions")
-    p.add_argument("--examples-thresh", type=float, default=0.3, help="score threshold of drawn predictions")
-    cli.add_detection_args(p)
+    p.add_argument("--examples-thresh", type=cli.unit_float, default=0.3,
+                   help="score threshold of drawn predictions")
+    options.add_detection_args(p)
     cli.add_device_args(p)
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     return p
 
 
-def _evaluate_rec(detector, rec: Path, evaluators, batch_size: int, progress: bool, keep: int):
-    meta = detector.meta
-    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
-    return evaluate_module(detector.module, it, evaluators, progress=progress, keep=keep)
-
-
-def _rec_images(rec: Path, count: int) -> List[np.ndarray]:
-    """The first ``count`` images of a .rec, BGR."""
-    reader = mx.recordio.MXRecordIO(str(rec), "r")
-    images = []
-    try:
-        while len(images) < count:
-            item = reader.read()
-            if item is None:
-                break
-            _, image = mx.recordio.unpack_img(item, cv2.IMREAD_COLOR)
-            images.append(image)
-    finally:
-        reader.close()
-    return images
-
-
-def _run(args, detector, extra):
+def _evaluate(args, detector, extra):
     """Evaluators filled over the chosen data (``extra`` ones too), and the kept samples with images."""
+    from common.images import read_image
+    from dataset.coco import load_coco
+    from dataset.recordio import read_images
+    from dataset.voc import load_voc
+    from evaluate.coco_eval import COCOEvaluator
+    from evaluate.runner import evaluate_rec, evaluate_records
+    from evaluate.voc_ap import VOCEvaluator
     names = detector.meta.class_names
     voc = VOCEvaluator(names, iou_thresh=args.iou)
     keep = args.examples if args.plot_dir else 0
@@ -94,18 +64,21 @@ def _run(args, detector, extra):
         coco = COCOEvaluator(names, data.categories.ids, ground_truth=data.json)
         samples = evaluate_records(detector, data.records, [voc, coco, *extra], image_ids=data.image_ids,
                                    progress=args.progress, keep=keep)
-        return voc, coco, samples, [cv2.imread(s.path) for s in samples]
+        return voc, coco, samples, [read_image(s.path) for s in samples]
     coco = COCOEvaluator(names) if args.coco else None
     evaluators = [voc] + ([coco] if coco else []) + extra
     if args.rec:
-        samples = _evaluate_rec(detector, args.rec, evaluators, args.batch_size, args.progress, keep)
-        return voc, coco, samples, _rec_images(args.rec, len(samples))
+        samples = evaluate_rec(detector, args.rec, evaluators, batch_size=args.batch_size,
+                               progress=args.progress, keep=keep)
+        return voc, coco, samples, read_images(args.rec, len(samples))
     records = load_voc(args.voc_root, args.split, names)
     samples = evaluate_records(detector, records, evaluators, progress=args.progress, keep=keep)
-    return voc, coco, samples, [cv2.imread(s.path) for s in samples]
+    return voc, coco, samples, [read_image(s.path) for s in samples]
 
 
-def _write_outputs(args, voc, coco, samples: List[Sample], images, result) -> None:
+def _write_outputs(args, voc, coco, samples: List, images, result) -> None:
+    from common.atomic import write_json, write_text
+    from evaluate.plots import plot_pr_curves, save_examples
     if args.json:
         write_json(args.json, result)
     if args.coco_results and coco is not None:
@@ -118,21 +91,19 @@ def _write_outputs(args, voc, coco, samples: List[Sample], images, result) -> No
         print(f"wrote {len(written)} plots to {args.plot_dir}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    cli.setup_logging()
-    try:
-        detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)
-        breakdown = ([ErrorBreakdown(detector.meta.class_names, score=args.breakdown, iou=args.iou)]
-                     if args.breakdown is not None else [])
-        voc, coco, samples, images = _run(args, detector, breakdown)
-        result = summary(voc)
-        if coco is not None:
-            result["coco"] = coco.evaluate()
-        if breakdown:
-            result["breakdown"] = breakdown[0].result()
-    except (DatasetError, ValueError, KeyError, FileNotFoundError) as err:
-        return cli.print_error(err)
+def run(args: argparse.Namespace) -> int:
+    from detect.model import detector_from_args
+    from evaluate.breakdown import ErrorBreakdown
+    from evaluate.report import format_table, summary
+    detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)
+    breakdown = ([ErrorBreakdown(detector.meta.class_names, score=args.breakdown, iou=args.iou)]
+                 if args.breakdown is not None else [])
+    voc, coco, samples, images = _evaluate(args, detector, breakdown)
+    result = summary(voc)
+    if coco is not None:
+        result["coco"] = coco.evaluate()
+    if breakdown:
+        result["breakdown"] = breakdown[0].result()
     data = args.rec or args.voc_root or args.coco_json
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
     print(f"{args.prefix} (epoch {detector.epoch}) on {data}: {voc.num_images} images")
@@ -141,3 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("\n" + breakdown[0].format())
     _write_outputs(args, voc, coco, samples, images, result)
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
-import cv2
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
+from common.images import read_image
 from dataset.recordio import normalized_objects
-from dataset.records import DatasetError, ImageRecord
+from dataset.records import ImageRecord
 from symbol import detection_layout as rows
 
 
@@ -31,7 +31,7 @@ class Sample:
 
 
 def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bool = False,
-                    keep: int = 0) -> List[Sample]:
+                    keep: int = 0, total: Optional[int] = None) -> List[Sample]:
     """Forward every batch of ``iterator`` and add each real (non-padding) image.
 
     Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
@@ -43,7 +43,8 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bo
     """
     evaluators = evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]
     kept, index = [], 0
-    for batch in tqdm(iterator, desc="evaluating", unit="batch", disable=not progress, leave=False):
+    bar = tqdm(iterator, desc="evaluating", unit="batch", total=total, disable=not progress, leave=False)
+    for batch in bar:
         module.forward(mx.io.DataBatch(batch.data), is_train=False)
         dets = module.get_outputs()[0].asnumpy()
         labels = batch.label[0].asnumpy()
@@ -68,9 +69,7 @@ def evaluate_records(detector, records: Sequence[ImageRecord], evaluators, *, im
     kept = []
     for k, record in enumerate(tqdm(records, desc="evaluating", unit="img", disable=not progress,
                                     leave=False)):
-        image = cv2.imread(str(record.path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise DatasetError(f"{record.path}: not a readable image")
+        image = read_image(record.path)
         h, w = image.shape[:2]
         dets = rows.to_normalized(detector.detect([image])[0], w, h)
         gt = normalized_objects(record)
@@ -79,3 +78,14 @@ def evaluate_records(detector, records: Sequence[ImageRecord], evaluators, *, im
         if len(kept) < keep:
             kept.append(Sample(dets, gt, (w, h), k, str(record.path)))
     return kept
+
+
+def evaluate_rec(detector, rec, evaluators, *, batch_size: int, progress: bool = False,
+                 keep: int = 0) -> List[Sample]:
+    """Evaluate ``detector`` (bound with ``batch_size``) on a packed ``.rec`` in its channel order."""
+    from dataset.iterator import DetRecordIter
+    meta = detector.meta
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
+                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
+    return evaluate_module(detector.module, it, evaluators, progress=progress, keep=keep,
+                           total=it.num_batches())

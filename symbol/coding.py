@@ -53,6 +53,7 @@ class DetectionParams:
                 raise ValueError(f"detection {name} must be in [0, 1], got {value}")
             object.__setattr__(self, name, _tidy(value))
         if int(self.nms_topk) != self.nms_topk or not (self.nms_topk == -1 or self.nms_topk > 0):
-            raise ValueError(f"detection nms_topk must be -1 (all) or a positive integer, got {self.nms_topk}")
+            raise ValueError(f"detection nms_topk must be -1 (all) or a positive integer, "
+                             f"got {self.nms_topk}")
         object.__setattr__(self, "nms_topk", int(self.nms_topk))
         object.__setattr__(self, "force_suppress", bool(self.force_suppress))

@@ -1,18 +1,15 @@
 """Shared fixtures: a small synthetic VOC dataset made once per session, and its RecordIO."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+import pytest
 
-import pytest  # noqa: E402
+from common import runtime
+from tools.make_synthetic_voc import CLASSES, generate
 
-from tools.make_synthetic_voc import CLASSES, generate  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The tests run in one process: the project's runtime defaults, before anything imports MXNet.
+runtime.configure([])
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +36,7 @@ def packed(voc_root, tmp_path_factory):
 @pytest.fixture(scope="session")
 def checkpoint(packed, tmp_path_factory):
     """A training checkpoint of the tiny VGG16-reduced, trained for two epochs on ``packed``."""
-    from dataset.iterator import NO_AUGMENTATION
+    from dataset.augmentation import NO_AUGMENTATION
     from train.config import TrainConfig
     from train.trainer import Trainer
     prefix = tmp_path_factory.mktemp("ckpt") / "ssd"

@@ -1,1 +1,1 @@
-"""Command-line tools; run them as ``python -m tools.<name>`` from the repository root."""
+"""Command-line tools (``python -m tools.<name>``, ``python tools/<name>.py`` or the ``ssd-*`` console scripts)."""

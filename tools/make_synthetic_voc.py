@@ -32,6 +32,8 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from common import cli
+
 CLASSES = ("circle", "square", "triangle", "star", "cross", "ring")
 #: Object side range as a fraction of the image's shorter side.
 MIN_SCALE, MAX_SCALE = 0.05, 0.8
@@ -227,23 +229,28 @@ def generate(out: Path, *, name: str = "synthetic", trainval: int = 2000, test: 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=Path("data"),
-                   help="folder that gets VOCdevkit/ (default: data)")
+    p = cli.make_parser("python -m tools.make_synthetic_voc", __doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, default=Path("data"), help="folder that gets VOCdevkit/")
     p.add_argument("--name", default="synthetic", help="dataset folder name under VOCdevkit")
-    p.add_argument("--trainval", type=int, default=2000, help="images in the trainval split")
-    p.add_argument("--test", type=int, default=500, help="images in the test split")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1, help="processes writing images (same files for any count)")
+    p.add_argument("--trainval", type=cli.nonnegative_int, default=2000, help="images in the trainval split")
+    p.add_argument("--test", type=cli.nonnegative_int, default=500, help="images in the test split")
+    p.add_argument("--seed", type=int, default=0, help="seed of every image (same seed, same files)")
+    p.add_argument("--jobs", type=cli.positive_int, default=1,
+                   help="processes writing images (same files for any count)")
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    if args.trainval + args.test == 0:
+        raise ValueError("--trainval and --test are both 0: nothing to generate")
     root = generate(args.out, name=args.name, trainval=args.trainval, test=args.test, seed=args.seed,
                     jobs=args.jobs)
     print(f"wrote {args.trainval} trainval + {args.test} test images to {root}")
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,12 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from common import cli
 from dataset.coco import load_coco
 from dataset.listfile import load_list
-from dataset.recordio import pack_records, write_lst
 from dataset.records import DatasetError, ImageRecord, read_class_names
 from dataset.voc import load_voc, scan_class_names
 
@@ -40,7 +38,7 @@ SHOW_SKIPPED = 20
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Pack a detection dataset into RecordIO.")
+    p = cli.make_parser("python -m tools.prepare_dataset", "Pack a detection dataset into RecordIO.")
     p.add_argument("--dataset", choices=("voc", "coco", "list"), default="voc", help="input format")
     p.add_argument("--root", type=Path, required=True,
                    help="voc: the folder holding Annotations/, JPEGImages/, ImageSets/Main/; "
@@ -60,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of --shuffle")
     p.add_argument("--lst", action=argparse.BooleanOptionalAction, default=False,
                    help="also write an MXNet .lst file beside the .rec")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     return p
 
 
@@ -100,24 +98,24 @@ def report_skipped(skipped: Sequence[str]) -> None:
         log.warning("... and %d more skipped or changed items", len(skipped) - SHOW_SKIPPED)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        records, names, skipped = load(args)
-        report_skipped(skipped)
-        if args.shuffle:
-            random.Random(args.seed).shuffle(records)
-        info = pack_records(records, args.out, names, progress=args.progress)
-        if args.lst:
-            write_lst(records, args.out.with_suffix(".lst"), root=args.root)
-    except DatasetError as err:
-        return cli.print_error(err)
+def run(args: argparse.Namespace) -> int:
+    from dataset.recordio import pack_records, write_lst
+    records, names, skipped = load(args)
+    report_skipped(skipped)
+    if args.shuffle:
+        random.Random(args.seed).shuffle(records)
+    info = pack_records(records, args.out, names, progress=args.progress)
+    if args.lst:
+        write_lst(records, args.out.with_suffix(".lst"), root=args.root)
     print(f"{args.out}: {info['num_images']} images, {len(names)} classes, "
           f"at most {info['max_objects']} objects per image"
           + (f"; {len(skipped)} items skipped or changed (listed above)" if skipped else ""))
     return 0
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -2,11 +2,9 @@
 
 The paper initializes SSD from an ImageNet-trained network. Without
 ImageNet here, the bundled model's backbone is first trained to classify
-object crops (and background crops) of the training split, which is much
-cheaper per sample than detection at full resolution. The result is a
-params file with the backbone's own parameter names, which
-``train.py --pretrained`` loads by name (the classifier's output layer is
-left out).
+object crops (and background crops) of the training split (``train.pretrain``).
+The result is a params file with the backbone's own parameter names, which
+``train.py --pretrained`` loads by name.
 
 Usage::
 
@@ -21,156 +19,50 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from common import runtime
+from common import cli
+from symbol import options
 
-runtime.configure()  # every core for training; must precede the first import of mxnet
-
-import cv2  # noqa: E402
-import mxnet as mx  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common.atomic import atomic_paths  # noqa: E402
-from common.cli import DEFAULT_MEAN, DEFAULT_STD, setup_logging  # noqa: E402
-from dataset.records import read_class_names  # noqa: E402
-from dataset.voc import load_voc  # noqa: E402
-from evaluate.voc_ap import box_iou  # noqa: E402
-from symbol.backbones.mobilenet import PREFIX, gluon_mobilenet  # noqa: E402
-from symbol.backbones.vgg import vgg16_reduced_symbol  # noqa: E402
-
-log = logging.getLogger("pretrain")
-
-
-def extract_crops(records, size: int, rng: np.random.Generator, background_ratio: float = 0.5):
-    """Square crops around non-difficult objects (label = class) and background crops (label = C).
-
-    Object crops are the box's longer side times 1.1-1.6, centred with jitter, so the
-    object fills 40-90% of the crop; background crops overlap no object (IoU < 0.05).
-    Returns uint8 RGB crops (N, size, size, 3) and int labels (N,).
-    """
-    num_classes = 1 + max((o.class_id for r in records for o in r.objects), default=0)
-    crops, labels = [], []
-    for rec in records:
-        image = cv2.imread(str(rec.path))[:, :, ::-1]
-        h, w = image.shape[:2]
-        boxes = np.array([[o.xmin, o.ymin, o.xmax, o.ymax] for o in rec.objects]).reshape(-1, 4)
-        for o in rec.objects:
-            if o.difficult:
-                continue
-            side = max(o.xmax - o.xmin, o.ymax - o.ymin) * rng.uniform(1.1, 1.6)
-            cx = (o.xmin + o.xmax) / 2 + rng.uniform(-0.1, 0.1) * side
-            cy = (o.ymin + o.ymax) / 2 + rng.uniform(-0.1, 0.1) * side
-            crops.append(_crop(image, cx, cy, side, size))
-            labels.append(o.class_id)
-        for _ in range(int(round(background_ratio * max(1, len(rec.objects))))):
-            side = min(w, h) * float(np.exp(rng.uniform(np.log(0.08), np.log(0.6))))
-            cx, cy = rng.uniform(side / 2, w - side / 2), rng.uniform(side / 2, h - side / 2)
-            window = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]])
-            if len(boxes) and box_iou(window, boxes).max() >= 0.05:
-                continue
-            crops.append(_crop(image, cx, cy, side, size))
-            labels.append(num_classes)
-    return np.stack(crops), np.array(labels, np.int32)
-
-
-def _crop(image, cx, cy, side, size):
-    """A size x size crop of the square window (cx, cy, side), padded with the mean colour."""
-    scale = size / side
-    m = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]], np.float32)
-    fill = tuple(int(v) for v in DEFAULT_MEAN)
-    return cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=fill)
-
-
-def _mobilenet(multiplier: float):
-    def build(num_classes: int):
-        net = gluon_mobilenet(multiplier, classes=num_classes)
-        return net, lambda name: name.startswith(PREFIX) and "dense" not in name
-    return build
-
-
-def _vgg16(width: float):
-    def build(num_classes: int):
-        data = mx.sym.Variable("data")
-        features = vgg16_reduced_symbol(data, width=width)
-        pooled = mx.sym.Pooling(features, global_pool=True, pool_type="avg", kernel=(1, 1))
-        logits = mx.sym.FullyConnected(mx.sym.flatten(pooled), num_hidden=num_classes, name="crop_cls")
-        net = mx.gluon.SymbolBlock(logits, data)
-        for name, param in net.collect_params().items():
-            if name.endswith("_bias"):  # a SymbolBlock's parameters carry no initializer of their own
-                param.init = mx.init.Zero()
-        return net, lambda name: not name.startswith("crop_cls")
-    return build
-
-
-#: network name -> build(num_classes) -> (classifier block, predicate: parameter belongs to the backbone)
-CLASSIFIERS = {
-    **{f"mobilenet{m}": _mobilenet(m) for m in (1.0, 0.5, 0.25)},
-    "vgg16_reduced": _vgg16(1.0),
-    "vgg16_reduced_tiny": _vgg16(1.0 / 16),
-}
+log = logging.getLogger("pretrain_backbone")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Pretrain a backbone as a crop classifier.")
+    p = cli.make_parser("python -m tools.pretrain_backbone", "Pretrain a backbone as a crop classifier.")
     p.add_argument("--root", type=Path, required=True, help="VOC folder")
-    p.add_argument("--split", default="trainval")
-    p.add_argument("--class-names", default=None, help="default: <root>/classes.txt")
-    p.add_argument("--network", default="mobilenet0.5",
-                   choices=sorted(CLASSIFIERS))
-    p.add_argument("--size", type=int, default=96, help="crop side in pixels")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=0.002, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", default="trainval", help="image set to take crops from")
+    p.add_argument("--class-names", default=None,
+                   help="names, a file, voc or coco (default: <root>/classes.txt)")
+    options.add_network_arg(p, help_suffix="; a MobileNet v1 width or vgg16_reduced(_tiny)")
+    p.add_argument("--size", type=cli.positive_int, default=96, help="crop side in pixels")
+    p.add_argument("--epochs", type=cli.positive_int, default=8, help="passes over the crops")
+    p.add_argument("--batch-size", type=cli.positive_int, default=128, help="crops per update")
+    p.add_argument("--lr", type=cli.positive_float, default=0.002, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="seed of crops, order and initialization")
     p.add_argument("--out", type=Path, required=True, help="params file to write")
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    setup_logging()
-    mx.random.seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+def run(args: argparse.Namespace) -> int:
+    import mxnet as mx
+
+    from common.atomic import atomic_paths
+    from dataset.records import read_class_names
+    from dataset.voc import load_voc
+    from train.pretrain import pretrain
     names = read_class_names(args.class_names or str(args.root / "classes.txt"))
-    crops, labels = extract_crops(load_voc(args.root, args.split, names), args.size, rng)
-    log.info("%d crops (%d background) of %dx%d", len(crops), int((labels == len(names)).sum()),
-             args.size, args.size)
-    mean = np.array(DEFAULT_MEAN, np.float32).reshape(1, 3, 1, 1)
-    std = np.array(DEFAULT_STD, np.float32).reshape(1, 3, 1, 1)
-    net, in_backbone = CLASSIFIERS[args.network](len(names) + 1)
-    net.initialize(mx.init.Xavier(rnd_type="gaussian", factor_type="in", magnitude=2))
-    net.hybridize(static_alloc=True, static_shape=True)
-    trainer = mx.gluon.Trainer(net.collect_params(), "adam", {"learning_rate": args.lr, "wd": 1e-4})
-    loss_fn = mx.gluon.loss.SoftmaxCrossEntropyLoss()
-    n = len(crops) // args.batch_size * args.batch_size
-    for epoch in range(1, args.epochs + 1):
-        if epoch == int(args.epochs * 0.75) + 1:
-            trainer.set_learning_rate(args.lr * 0.1)
-        order = rng.permutation(len(crops))[:n].reshape(-1, args.batch_size)
-        total, correct, start = 0.0, 0, time.time()
-        for idx in order:
-            batch = crops[idx].transpose(0, 3, 1, 2).astype(np.float32)
-            flip = rng.random(len(idx)) < 0.5
-            batch[flip] = batch[flip][:, :, :, ::-1]
-            x = mx.nd.array((batch - mean) / std)
-            y = mx.nd.array(labels[idx])
-            with mx.autograd.record():
-                out = net(x)
-                loss = loss_fn(out, y)
-            loss.backward()
-            trainer.step(len(idx))
-            total += float(loss.sum().asscalar())
-            correct += int((out.argmax(axis=1).asnumpy() == labels[idx]).sum())
-        log.info("epoch %d: loss %.4f, accuracy %.4f, %.0f crops/s", epoch, total / n, correct / n,
-                 n / (time.time() - start))
-    params = {name: p.data() for name, p in net.collect_params().items() if in_backbone(name)}
+    params = pretrain(load_voc(args.root, args.split, names), len(names), network=args.network,
+                      size=args.size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                      seed=args.seed)
     with atomic_paths(args.out) as (tmp,):
         mx.nd.save(str(tmp), params)
     log.info("wrote %s (%d backbone parameters)", args.out, len(params))
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)
 
 
 if __name__ == "__main__":

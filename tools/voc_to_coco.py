@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from common import cli
 from common.atomic import write_json
-from dataset.records import DatasetError, read_class_names
+from dataset.records import read_class_names
 from dataset.voc import load_voc
 
 
@@ -40,29 +39,30 @@ def voc_to_coco(records, class_names, image_root: Path, first_id: int = 1) -> di
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Convert a VOC split to a COCO instances json.")
+    p = cli.make_parser("python -m tools.voc_to_coco", "Convert a VOC split to a COCO instances json.")
     p.add_argument("--root", type=Path, required=True, help="VOC folder")
-    p.add_argument("--split", required=True)
-    p.add_argument("--class-names", default=None, help="default: <root>/classes.txt")
+    p.add_argument("--split", required=True, help="image set (ImageSets/Main/<split>.txt)")
+    p.add_argument("--class-names", default=None,
+                   help="names, a file, voc or coco (default: <root>/classes.txt)")
     p.add_argument("--out", type=Path, required=True, help="json to write")
     p.add_argument("--image-root", type=Path, default=None,
                    help="folder file_name is relative to (default: <root>/JPEGImages)")
-    p.add_argument("--first-id", type=int, default=1, help="category id of the first class")
+    p.add_argument("--first-id", type=cli.nonnegative_int, default=1, help="category id of the first class")
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        names = read_class_names(args.class_names or str(args.root / "classes.txt"))
-        records = load_voc(args.root, args.split, names)
-    except DatasetError as err:
-        return cli.print_error(err)
+def run(args: argparse.Namespace) -> int:
+    names = read_class_names(args.class_names or str(args.root / "classes.txt"))
+    records = load_voc(args.root, args.split, names)
     data = voc_to_coco(records, names, args.image_root or args.root / "JPEGImages", args.first_id)
     write_json(args.out, data)
     print(f"wrote {args.out}: {len(data['images'])} images, {len(data['annotations'])} boxes")
     return 0
 
 
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return cli.run_main(build_parser, run, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -1,14 +1,15 @@
-"""Everything one training run needs, in one frozen dataclass."""
+"""Everything one training run needs, in one frozen dataclass.
+
+Light (no MXNet): its field defaults are the defaults ``train.py --help`` shows.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
-import mxnet as mx
-
-from common.cli import DEFAULT_MEAN, DEFAULT_STD
-from dataset.iterator import Augmentation
+from dataset.augmentation import Augmentation
+from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class TrainConfig:
     data_shape: int
     class_names: Tuple[str, ...]
     val_rec: Optional[Path] = None
-    contexts: List[mx.Context] = field(default_factory=lambda: [mx.cpu()])
+    #: MXNet contexts; empty means one CPU.
+    contexts: Tuple = ()
     kvstore: str = "local"
     batch_size: int = 32
     epochs: int = 120
@@ -37,8 +39,8 @@ class TrainConfig:
     lr_factor: float = 0.1
     warmup_epochs: float = 1.0
     warmup_factor: float = 0.1
-    mean: Tuple[float, float, float] = DEFAULT_MEAN
-    std: Tuple[float, float, float] = DEFAULT_STD
+    mean: Tuple[float, float, float] = IMAGENET_MEAN
+    std: Tuple[float, float, float] = IMAGENET_STD
     augmentation: Augmentation = Augmentation()
     anchor_scales: Optional[Tuple[float, ...]] = None  # symbol.presets.with_anchor_scales
     top_down: Optional[int] = None  # Preset.top_down channels; None keeps the preset's

@@ -14,7 +14,6 @@ import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import List, Optional
 
 import mxnet as mx
@@ -26,7 +25,7 @@ from common import modelfile
 from common.atomic import atomic_paths
 from common.modelfile import ModelMeta
 from dataset.iterator import DetRecordIter
-from dataset.recordio import read_sidecar
+from dataset.recordio import num_records
 from evaluate.runner import evaluate_module
 from evaluate.voc_ap import VOCEvaluator
 from symbol.builder import deploy_symbol, train_symbol
@@ -73,6 +72,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig):
         self.config = config
+        self.contexts = list(config.contexts) or [mx.cpu()]
         self.preset = get_preset(config.network, config.data_shape)
         if config.anchor_scales:
             self.preset = with_anchor_scales(self.preset, config.anchor_scales)
@@ -82,7 +82,7 @@ class Trainer:
         probe = self.epoch_iterator(0)
         self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
 
-        self.batches_per_epoch = math.ceil(self._num_images(config.train_rec) / config.batch_size)
+        self.batches_per_epoch = math.ceil(num_records(config.train_rec) / config.batch_size)
         self.begin_epoch = config.resume or 0
         self.module = self._module()
         self._val_module = None
@@ -99,19 +99,12 @@ class Trainer:
                              std=c.std, augmentation=c.augmentation, shuffle=True,
                              seed=c.seed * 100003 + epoch, threads=c.threads)
 
-    @staticmethod
-    def _num_images(rec: Path) -> int:
-        info = read_sidecar(rec)
-        if info.get("num_images"):
-            return int(info["num_images"])
-        return sum(1 for _ in open(Path(rec).with_suffix(".idx")))
-
     def _module(self) -> mx.mod.Module:
         c = self.config
         mx.random.seed(c.seed)
         np.random.seed(c.seed)
         mod = mx.mod.Module(self.symbol, data_names=("data",), label_names=("label",),
-                            context=c.contexts, fixed_param_names=frozen_names(self.symbol, c.freeze))
+                            context=self.contexts, fixed_param_names=frozen_names(self.symbol, c.freeze))
         mod.bind(self.provide_data, self.provide_label, for_training=True)
         arg_params, aux_params = self._initial_params()
         mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params,
@@ -226,7 +219,7 @@ class Trainer:
         if self._val_module is None:
             sym = deploy_symbol(self.preset, len(c.class_names), DetectionParams())
             self._val_module = mx.mod.Module(sym, data_names=("data",), label_names=None,
-                                             context=c.contexts[0])
+                                             context=self.contexts[0])
             self._val_module.bind(val_iter.provide_data, for_training=False)
         args, auxs = self.module.get_params()
         self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
+from symbol.backbones.registry import register
 
 PREFIX = "inceptionv3_"
 # Index in Gluon's ``features``: 7 stem blocks, A1-A3 (7-9), B (10), C1-C4 (11-14), D (15), E1-E2 (16-17).

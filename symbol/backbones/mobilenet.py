@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer
+from symbol.backbones.registry import register
 
 PREFIX = "mobilenet_"
 TAPS = ("mobilenet_relu10_fwd", "mobilenet_relu22_fwd", "mobilenet_relu26_fwd")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
+from symbol.backbones.registry import register
 
 PREFIX = "mobilenetv2_"
 #: ``features`` index of bottleneck 13 (three stem layers come first).

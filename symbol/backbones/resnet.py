@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import mxnet as mx
 
-from symbol.backbones.registry import register
 from symbol.backbones.gluon import renaming_importer, trace
+from symbol.backbones.registry import register
 
 # Index of each stage in the Gluon network's ``features``: conv, bn, relu, pool, stage1..4.
 _STAGE_INDEX = {2: 5, 3: 6, 4: 7}

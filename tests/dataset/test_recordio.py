@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dataset.iterator import SHUFFLE_CHUNK_MB, Augmentation, DetRecordIter
+from dataset.augmentation import Augmentation
+from dataset.iterator import SHUFFLE_CHUNK_MB, DetRecordIter
 from dataset.recordio import (
     normalized_objects,
     pack_records,

@@ -6,10 +6,9 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from symbol.anchors import RATIOS_4, RATIOS_6
+from symbol.anchors import RATIOS_4, RATIOS_6, paper_anchors, ratios_for
 from symbol.backbones import available, get_backbone, tap
 from symbol.builder import deploy_symbol, train_symbol
-from symbol.anchors import paper_anchors, ratios_for
 from symbol.presets import all_presets, get_preset
 from train.params import load_pretrained
 

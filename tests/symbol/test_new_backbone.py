@@ -26,7 +26,8 @@ def test_a_backbone_is_one_function_and_one_preset(scratch_registries):
             x = conv_act(x, name, channels, stride=2, pad=1)
         return x
 
-    register_preset(paper_preset("tinynet", 300, extras=halving_extras((32, 64), (32, 64), (32, 64), (32, 64))))
+    register_preset(paper_preset("tinynet", 300,
+                                 extras=halving_extras((32, 64), (32, 64), (32, 64), (32, 64))))
 
     preset = get_preset("tinynet", 300)
     assert preset.feature_shapes() == ((38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (2, 2))

@@ -4,40 +4,61 @@ import os
 
 import pytest
 
-from tools import benchmark
+from common.paths import CAFFE_SSD
+from tools.benchmark import driver, report
 
 pytestmark = pytest.mark.e2e
 
 
 def test_smallest_case_measures_every_variant_with_the_default_threads(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert benchmark.main(["--cases", "mobilenet0.25_300", "--runs", "3", "--batch", "2", "--no-gluoncv",
-                           "--no-opencv", "--no-training", "--json", str(out), "--work", str(tmp_path)]) == 0
+    assert driver.main(["--cases", "mobilenet0.25_300", "--runs", "3", "--batch", "2", "--rounds", "1",
+                        "--no-gluoncv", "--no-opencv", "--no-training", "--json", str(out),
+                        "--work", str(tmp_path)]) == 0
     [row] = json.loads(out.read_text())["cases"]
     for variant in ("ours", "ours_no_nms", "ours_int8", "ours_bf16"):
-        assert row[variant]["b1_ms"] > 0 and row[variant]["throughput"] > 0
+        [result] = row["results"][variant]
+        assert result["b1_ms"] > 0 and result["throughput"] > 0
         # nothing set by hand: the child chose every core and the naive engine itself
-        assert row[variant]["env"] == {"OMP_NUM_THREADS": str(os.cpu_count()),
-                                       "MXNET_ENGINE_TYPE": "NaiveEngine"}
+        assert result["env"] == {"OMP_NUM_THREADS": str(os.cpu_count()), "MXNET_ENGINE_TYPE": "NaiveEngine"}
     table = capsys.readouterr().out
     assert table.startswith("| case | ours fp32 (ms)") and "| mobilenet0.25_300 |" in table
 
 
+def test_rounds_interleave_the_measurements_of_a_row(monkeypatch):
+    calls = []
+    monkeypatch.setattr(driver, "run_worker",
+                        lambda spec, threads: calls.append(spec["kind"]) or {"b1_ms": 1.0})
+    plan = {"ours": ({"kind": "a"}, "ours"), "peer": ({"kind": "b"}, "default")}
+    results = driver.measure(plan, {"size": 300}, rounds=3)
+    assert calls == ["a", "b"] * 3 and len(results["ours"]) == 3
+
+
+def test_ratios_are_taken_within_rounds_and_reported_with_their_range():
+    results = {"ours": [{"b1_ms": 10.0}, {"b1_ms": 12.0}, None, {"b1_ms": 9.0}],
+               "peer": [{"b1_ms": 20.0}, {"b1_ms": 20.0}, {"b1_ms": 5.0}, {"b1_ms": 10.0}]}
+    assert report.ratios(results, "ours", "peer") == [0.5, 0.6, 0.9]
+    assert report.spread(report.ratios(results, "ours", "peer")) == "0.60 (0.50–0.90)"
+    assert report.median(results, "peer") == 15.0 and report.spread([]) == "–"
+
+
 def test_gluoncv_worker_runs_at_mxnets_default_threads():
-    result = benchmark.run_worker(dict(kind="gluoncv", model="ssd_300_mobilenet0.25_voc", size=300, batch=2,
-                                       runs=2), "default")
+    result = driver.run_worker(dict(kind="gluoncv", model="ssd_300_mobilenet0.25_voc", size=300, batch=2,
+                                    runs=2), "default")
     assert result["b1_ms"] > 0 and result["env"] == {"OMP_NUM_THREADS": None, "MXNET_ENGINE_TYPE": None}
 
 
 def test_unknown_case_lists_the_choices(capsys):
-    assert benchmark.main(["--cases", "vgg19_300"]) == 2
+    assert driver.main(["--cases", "vgg19_300"]) == 2
     assert "available: vgg16_300" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (benchmark.SHARED / "mobilenet_ssd_voc").is_dir(), reason="needs ../shared/caffe_ssd")
+@pytest.mark.skipif(not (CAFFE_SSD / "mobilenet_ssd_voc").is_dir(),
+                    reason="needs ../shared/caffe_ssd (real Caffe prototxts, absent on this machine)")
 def test_opencv_worker_with_and_without_winograd(tmp_path):
     for winograd in (True, False):
-        spec = dict(kind="opencv", folder="mobilenet_ssd_voc", size=300, batch=2, runs=2, work=str(tmp_path),
+        prototxt = str(CAFFE_SSD / "mobilenet_ssd_voc" / "deploy.prototxt")
+        spec = dict(kind="opencv", prototxt=prototxt, size=300, batch=2, runs=2, work=str(tmp_path),
                     winograd=winograd)
-        result = benchmark.run_worker(spec, "default")
+        result = driver.run_worker(spec, "default")
         assert result["b1_ms"] > 0 and result["throughput"] > 0

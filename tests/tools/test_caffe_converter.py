@@ -13,11 +13,11 @@ from google.protobuf import text_format
 from common import modelfile
 from detect.model import forward_nodes
 from tools.caffe_converter.caffemodel import read_caffemodel, read_prototxt, write_caffemodel
-from tools.caffe_converter.compare import match_detections, mxnet_forward, opencv_forward
 from tools.caffe_converter.convert import build, fill
 from tools.caffe_converter.convert_model import main as convert_main
+from tools.caffe_converter.opencv_check import match_detections, mxnet_forward, opencv_forward
 from tools.caffe_converter.proto import caffe_pb
-from tools.caffe_converter.random_model import probe_input, write_random_caffemodel
+from tools.caffe_converter.random_weights import probe_input, write_random_caffemodel
 from tools.make_synthetic_voc import CLASSES
 
 TINY = Path(__file__).parent / "caffe" / "tiny_ssd.prototxt"

@@ -12,14 +12,15 @@ import shutil
 
 import pytest
 
-from tests.conftest import SHARED
-from tools.caffe_converter.convert_model import convert
-from tools.caffe_converter.verify import verify
+from common.paths import CAFFE_SSD
+from tools.caffe_converter.model_writer import convert
+from tools.caffe_converter.opencv_check import verify
 
-MODELS = SHARED / "caffe_ssd"
+MODELS = CAFFE_SSD
 NAMES = sorted(p.parent.name for p in MODELS.glob("*/deploy.prototxt")) if MODELS.is_dir() else []
 
-pytestmark = [pytest.mark.skipif(not NAMES, reason=f"{MODELS} is absent"), pytest.mark.e2e]
+pytestmark = [pytest.mark.skipif(not NAMES, reason=f"{MODELS} is absent: the real Caffe SSD prototxts are "
+                                                   "not on this machine"), pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def test_vgg16_ssd300_runs_in_demo_and_evaluate(work, voc_root, tmp_path):
     from dataset.classes import VOC_CLASSES
     from detect import demo
     from evaluate import cli as evaluate
-    from tools.caffe_converter.random_model import write_random_caffemodel
+    from tools.caffe_converter.random_weights import write_random_caffemodel
     from tools.make_synthetic_voc import CLASSES
     name = "vgg16_ssd300_voc0712"
     if name not in NAMES:

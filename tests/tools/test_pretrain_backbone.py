@@ -10,8 +10,9 @@ from symbol.backbones.vgg import vgg16_reduced_symbol
 from symbol.builder import train_symbol
 from symbol.presets import get_preset
 from tools.make_synthetic_voc import CLASSES
-from tools.pretrain_backbone import extract_crops, main
+from tools.pretrain_backbone import main
 from train.params import load_pretrained
+from train.pretrain import extract_crops
 
 
 def test_crops_are_objects_and_background(voc_root):

@@ -4,7 +4,8 @@ import mxnet as mx
 import pytest
 
 from symbol.presets import get_preset
-from tools.summary import count_macs, main, summarize
+from symbol.summary import count_macs, summarize
+from tools.summary import main
 
 
 def test_macs_of_small_layers_by_hand():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from common import modelfile
-from dataset.iterator import NO_AUGMENTATION
+from dataset.augmentation import NO_AUGMENTATION
 from tools.make_synthetic_voc import CLASSES
 from train.config import TrainConfig
 from train.trainer import Trainer
@@ -141,10 +141,9 @@ def test_validation_is_repeatable_and_equals_evaluate(packed, tmp_path):
     """On the bundled (trained) model, so that the mAP compared is far from 0."""
     import json
     import time
-    from pathlib import Path
 
+    from common.paths import BUNDLED_MODEL as bundled
     from evaluate import cli as evaluate
-    bundled = Path(__file__).resolve().parents[2] / "model" / "ssd_mobilenet0.5_synthetic"
     meta = modelfile.load_meta(bundled)
     made = meta.made_by
     trainer = Trainer(_config(packed, tmp_path, network=meta.network, data_shape=meta.data_shape,

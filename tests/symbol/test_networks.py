@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from common import modelfile
-from dataset.iterator import NO_AUGMENTATION
+from dataset.augmentation import NO_AUGMENTATION
 from dataset.recordio import pack_records
 from dataset.voc import load_voc
 from detect import demo, deploy

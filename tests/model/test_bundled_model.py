@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 
 from common import modelfile
+from common.paths import BUNDLED_MODEL, DEMO_IMAGES
 from dataset.voc import parse_annotation
 from detect import demo
 from evaluate.voc_ap import box_iou
 
-REPO = Path(__file__).resolve().parent.parent
-MODEL = REPO / "model" / "ssd_mobilenet0.5_synthetic"
-DEMO = REPO / "data" / "demo"
+MODEL = BUNDLED_MODEL
+DEMO = DEMO_IMAGES
 
 
 def test_bundled_files_are_complete_and_small():

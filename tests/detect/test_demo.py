@@ -43,7 +43,7 @@ def test_demo_bad_inputs(checkpoint, images, tmp_path, capsys):
     broken.write_bytes(b"\x00" * 10)
     code = demo.main([str(broken), str(images[0]), "--prefix", str(checkpoint), "--out", str(tmp_path / "o")])
     assert code == 1
-    assert "broken.jpg: not a readable image" in capsys.readouterr().err
+    assert "broken.jpg: not a JPEG, PNG, BMP or WebP image; skipped" in capsys.readouterr().err
     data = json.loads((tmp_path / "o" / "detections.json").read_text())
     assert len(data["images"]) == 1
     assert demo.main([str(tmp_path / "nothing*.png"), "--prefix", str(checkpoint)]) == 2

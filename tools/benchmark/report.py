@@ -1,0 +1,85 @@
+"""Markdown tables of a benchmark run: medians over rounds, and ratios with their spread.
+
+A ratio is computed within each round (both measurements made minutes
+apart at most) and reported as ``median (min–max)`` over the rounds.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+Results = Dict[str, List[Optional[dict]]]
+
+
+def values(results: Results, label: str, key: str) -> List[float]:
+    """``key`` of every successful round of ``label``."""
+    return [r[key] for r in results.get(label, []) if r]
+
+
+def median(results: Results, label: str, key: str = "b1_ms") -> Optional[float]:
+    found = values(results, label, key)
+    return statistics.median(found) if found else None
+
+
+def ratios(results: Results, a: str, b: str, key: str = "b1_ms") -> List[float]:
+    """``a / b`` of each round in which both succeeded."""
+    return [ra[key] / rb[key] for ra, rb in zip(results.get(a, []), results.get(b, [])) if ra and rb]
+
+
+def spread(found: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """``median (min–max)``, the median alone for one value, ``–`` for none."""
+    if not found:
+        return "–"
+    text = fmt.format(statistics.median(found))
+    if len(found) > 1:
+        text += f" ({fmt.format(min(found))}–{fmt.format(max(found))})"
+    return text
+
+
+def _ms(results: Results, label: str) -> str:
+    value = median(results, label)
+    return "–" if value is None else f"{value:.1f}"
+
+
+#: (column, numerator, denominator) of the inference table's ratios.
+INFERENCE_RATIOS = (("ours / GluonCV default", "ours", "gluoncv_default"),
+                    ("ours / GluonCV equal", "ours", "gluoncv_equal"),
+                    ("ours / OpenCV", "ours", "opencv"),
+                    ("bf16 / OpenCV", "ours_bf16", "opencv"),
+                    ("converted / OpenCV", "converted", "opencv"),
+                    ("GluonCV equal / int8", "gluoncv_equal", "ours_int8"))
+#: (column, label) of the inference table's latencies.
+INFERENCE_TIMES = (("ours fp32 (ms)", "ours"), ("no NMS", "ours_no_nms"), ("int8", "ours_int8"),
+                   ("bf16", "ours_bf16"), ("GluonCV default", "gluoncv_default"),
+                   ("GluonCV equal", "gluoncv_equal"), ("Caffe model: OpenCV", "opencv"),
+                   ("OpenCV, Winograd off", "opencv_direct"), ("Caffe model: converted, ours", "converted"))
+
+
+def _inference_row(row: dict) -> List[str]:
+    res = row["results"]
+    throughput = median(res, "ours", "throughput")
+    return ([row["case"]] + [_ms(res, label) for _, label in INFERENCE_TIMES]
+            + ["–" if throughput is None else f"{throughput:.1f}"]
+            + [spread(ratios(res, a, b)) for _, a, b in INFERENCE_RATIOS])
+
+
+def _training_row(row: dict) -> List[str]:
+    res = row["results"]
+    ours, peer = median(res, "ours", "throughput"), median(res, "gluoncv_equal", "throughput")
+    fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+    return [row["case"], fmt(ours), fmt(peer), spread(ratios(res, "ours", "gluoncv_equal", "throughput"))]
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def markdown(rows: List[dict], training: List[dict]) -> str:
+    header = (["case"] + [c for c, _ in INFERENCE_TIMES] + ["ours b8 img/s"]
+              + [c for c, _, _ in INFERENCE_RATIOS])
+    lines = table(header, [_inference_row(r) for r in rows])
+    if training:
+        lines += [""] + table(("training / data", "ours img/s", "GluonCV img/s (equal threads)",
+                               "ours / GluonCV"), [_training_row(r) for r in training])
+    return "\n".join(lines)

@@ -1,0 +1,260 @@
+"""Measurements, each run in a fresh process by ``tools.benchmark.driver``.
+
+``python -m tools.benchmark.workers SPEC --threads MODE`` runs the worker
+``SPEC["kind"]`` with the rest of the JSON ``SPEC`` as arguments and prints its
+result as one JSON line. ``MODE`` says how threads are set before MXNet loads:
+``ours`` applies the project's runtime defaults (``common.runtime``), ``default``
+and ``equal`` leave MXNet's defaults (the driver sets ``OMP_NUM_THREADS`` for
+``equal``). Every worker imports what it measures itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from common.paths import REPO
+
+THREAD_VARS = ("OMP_NUM_THREADS", "MXNET_ENGINE_TYPE")
+
+
+def timed(fn, runs: int, warmup: int = 3) -> float:
+    """Median seconds of ``fn()`` over ``runs`` calls after ``warmup``."""
+    import numpy as np
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def _random_params(symbol, shape):
+    import mxnet as mx
+    import numpy as np
+    rng = np.random.default_rng(0)
+    arg_shapes, _, aux_shapes = symbol.infer_shape(data=shape)
+    args = {n: mx.nd.array(rng.normal(0, np.sqrt(2.0 / max(1, np.prod(s[1:]))), s))
+            for n, s in zip(symbol.list_arguments(), arg_shapes) if n not in ("data", "label")}
+    for n in args:
+        if n.endswith("norm_scale"):
+            args[n] = mx.nd.full(args[n].shape, 20.0)
+    auxs = {n: mx.nd.ones(s) if n.endswith("var") else mx.nd.zeros(s)
+            for n, s in zip(symbol.list_auxiliary_states(), aux_shapes)}
+    return args, auxs
+
+
+def _noise(batch: int, size: int):
+    """The input every network is timed on: uniform noise in [-1, 1], float32 NCHW."""
+    import numpy as np
+    return np.random.default_rng(1).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+
+
+def _latency_and_throughput(runner, batch: int, runs: int) -> dict:
+    """Batch-1 latency and batch-``batch`` images/s; ``runner(b)`` returns a callable running one batch."""
+    return {"b1_ms": 1000 * timed(runner(1), runs),
+            "throughput": batch / timed(runner(batch), max(3, runs // 2), warmup=1)}
+
+
+def _bound(symbol, args, auxs, batch, size):
+    import mxnet as mx
+    mod = mx.mod.Module(symbol, data_names=("data",), label_names=None)
+    mod.bind([("data", (batch, 3, size, size))], for_training=False)
+    mod.set_params(args, auxs, allow_missing=False, allow_extra=True)
+    data = mx.io.DataBatch([mx.nd.array(_noise(batch, size))])
+
+    def run():
+        mod.forward(data, is_train=False)
+        for out in mod.get_outputs():
+            out.wait_to_read()
+    return run
+
+
+def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) -> dict:
+    """fp32 with NMS, fp32 without the detection stage, int8 or bf16."""
+    import mxnet as mx
+
+    from symbol.builder import body, deploy_symbol
+    from symbol.presets import get_preset
+    preset = get_preset(network, size)
+    symbol = deploy_symbol(preset, 20)
+    args, auxs = _random_params(symbol, (1, 3, size, size))
+    if variant == "no_nms":
+        cls, loc, anchors = body(mx.sym.var("data"), preset, 20)
+        symbol = mx.sym.Group([mx.sym.softmax(cls, axis=1), loc, anchors])
+    elif variant == "int8":
+        import numpy as np
+
+        from detect.quantize import CalibrationData, quantize_int8
+        noise = np.random.default_rng(2).uniform(-1, 1, (8, 3, size, size)).astype(np.float32)
+        calib = CalibrationData(mx.io.NDArrayIter(noise, batch_size=8), 8)
+        symbol, args, auxs = quantize_int8(symbol, args, auxs, calib, 8)
+    elif variant == "bf16":
+        from detect.quantize import to_bfloat16
+        from symbol.coding import DetectionParams
+        symbol, args, auxs = to_bfloat16(symbol, args, auxs, size, DetectionParams())
+    return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
+
+
+def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
+    import mxnet as mx
+    from gluoncv import model_zoo
+    net = model_zoo.get_model(model, pretrained=False, pretrained_base=False)
+    net.initialize()  # default initializer: the values do not matter for speed
+    net.hybridize(static_alloc=True, static_shape=True)
+
+    def runner(b):
+        x = mx.nd.array(_noise(b, size))
+
+        def run():
+            for o in net(x):
+                o.wait_to_read()
+        return run
+    return _latency_and_throughput(runner, batch, runs)
+
+
+def worker_opencv(prototxt: str, size: int, batch: int, runs: int, work: str, winograd: bool = True) -> dict:
+    """OpenCV DNN as users run it, or (``winograd=False``) with direct fp32 convolutions only."""
+    import cv2
+    weights = _caffe_weights(prototxt, work)
+    net = cv2.dnn.readNetFromCaffe(prototxt, str(weights))
+    net.enableWinograd(winograd)
+
+    def runner(b):
+        blob = _noise(b, size)
+
+        def run():
+            net.setInput(blob)
+            net.forward()
+        return run
+    return dict(_latency_and_throughput(runner, batch, runs), threads=cv2.getNumThreads())
+
+
+def worker_converted(prototxt: str, size: int, batch: int, runs: int, work: str) -> dict:
+    """The Caffe model of ``prototxt`` converted by ``tools.caffe_converter`` (BatchNorm folded), in MXNet."""
+    from tools.caffe_converter.caffemodel import read_caffemodel, read_prototxt
+    from tools.caffe_converter.convert import build, fill
+    weights = _caffe_weights(prototxt, work)
+    graph = build(read_prototxt(prototxt), fold_batchnorm=True)
+    args, auxs = fill(graph, read_caffemodel(weights))
+    return _latency_and_throughput(lambda b: _bound(graph.symbol, args, auxs, b, size), batch, runs)
+
+
+def _caffe_weights(prototxt: str, work: str) -> Path:
+    """Seeded random weights for ``prototxt``, written once into ``work``."""
+    from tools.caffe_converter.random_weights import write_random_caffemodel
+    weights = Path(work) / f"{Path(prototxt).parent.name}.caffemodel"
+    if not weights.is_file():
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        write_random_caffemodel(prototxt, weights)
+    return weights
+
+
+def worker_train_ours(network: str, size: int, batch: int, runs: int) -> dict:
+    import mxnet as mx
+    import numpy as np
+
+    from symbol.builder import train_symbol
+    from symbol.presets import get_preset
+    from train.params import INITIALIZER
+    symbol = train_symbol(get_preset(network, size), 20)
+    mod = mx.mod.Module(symbol, data_names=("data",), label_names=("label",))
+    mod.bind([("data", (batch, 3, size, size))], [("label", (batch, 2, 6))])
+    mod.init_params(INITIALIZER)
+    mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 1e-4, "momentum": 0.9})
+    label = np.tile(np.array([[1, 0.1, 0.1, 0.5, 0.6, 0], [3, 0.4, 0.3, 0.9, 0.8, 0]]), (batch, 1, 1))
+    data = mx.io.DataBatch([mx.nd.array(_noise(batch, size))], [mx.nd.array(label)])
+
+    def step():
+        mod.forward_backward(data)
+        mod.update()
+        mod.get_outputs()[0].wait_to_read()
+    return {"throughput": batch / timed(step, runs, warmup=2)}
+
+
+def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
+    import mxnet as mx
+    import numpy as np
+    from gluoncv import model_zoo
+    from gluoncv.loss import SSDMultiBoxLoss
+    from gluoncv.model_zoo.ssd.target import SSDTargetGenerator
+    net = model_zoo.get_model(model, pretrained=False, pretrained_base=False)
+    net.initialize()  # default initializer: the values do not matter for speed
+    net.hybridize(static_alloc=True, static_shape=True)
+    targets, loss_fn = SSDTargetGenerator(), SSDMultiBoxLoss()
+    trainer = mx.gluon.Trainer(net.collect_params(), "sgd", {"learning_rate": 1e-4, "momentum": 0.9})
+    x = mx.nd.array(_noise(batch, size))
+    pixel_boxes = np.array([[30, 30, 150, 180], [120, 90, 270, 240]]) * size / 300
+    boxes = mx.nd.array(np.tile(pixel_boxes, (batch, 1, 1)))
+    ids = mx.nd.array(np.tile(np.array([[1], [3]]), (batch, 1, 1)))
+
+    def step():
+        with mx.autograd.record():
+            cls_preds, box_preds, anchors = net(x)
+            cls_t, box_t, _ = targets(anchors, cls_preds, boxes, ids)
+            total, _, _ = loss_fn(cls_preds, box_preds, cls_t, box_t)
+        mx.autograd.backward(total)
+        trainer.step(batch)
+        mx.nd.waitall()
+    return {"throughput": batch / timed(step, runs, warmup=2)}
+
+
+def worker_iterator(size: int, batch: int, runs: int, work: str) -> dict:
+    from dataset.augmentation import Augmentation
+    from dataset.iterator import DetRecordIter
+    from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
+    rec = REPO / "data" / "synthetic" / "train.rec"
+    if not rec.is_file():
+        rec = _small_rec(Path(work))
+    it = DetRecordIter(rec, batch_size=batch, data_shape=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                       augmentation=Augmentation(), shuffle=True)
+    batches = iter(it)
+    next(batches).data[0].wait_to_read()  # start-up (threads, first prefetch) is not counted
+    count, start = 0, time.perf_counter()
+    for _ in range(runs * 4):
+        next(batches).data[0].wait_to_read()
+        count += batch
+    return {"throughput": count / (time.perf_counter() - start)}
+
+
+def _small_rec(work: Path) -> Path:
+    from dataset.recordio import pack_records
+    from dataset.voc import load_voc
+    from tools.make_synthetic_voc import CLASSES, generate
+    rec = work / "bench_train.rec"
+    if not rec.is_file():
+        root = generate(work / "voc", trainval=200, test=0, seed=0)
+        pack_records(load_voc(root, "trainval", CLASSES), rec, CLASSES, progress=False)
+    return rec
+
+
+WORKERS = {"ours": worker_ours, "gluoncv": worker_gluoncv, "opencv": worker_opencv,
+           "converted": worker_converted,
+           "train_ours": worker_train_ours, "train_gluoncv": worker_train_gluoncv,
+           "iterator": worker_iterator}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tools.benchmark.workers",
+                                description="One benchmark measurement (run by tools.benchmark.driver).")
+    p.add_argument("spec", help="JSON object: kind and the worker's arguments")
+    p.add_argument("--threads", choices=("ours", "default", "equal"), default="ours")
+    args = p.parse_args(argv)
+    if args.threads == "ours":
+        from common import runtime
+        runtime.configure([])
+    spec = json.loads(args.spec)
+    result = WORKERS[spec.pop("kind")](**spec)
+    result["env"] = {k: os.environ.get(k) for k in THREAD_VARS}
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
