@@ -8,6 +8,7 @@ attributes replaced when the caller asks for other NMS settings.
 from __future__ import annotations
 
 import json
+import logging
 from typing import List, Optional, Sequence
 
 import cv2
@@ -23,17 +24,21 @@ from symbol.coding import DetectionParams
 from symbol.options import detection_params
 from symbol.presets import get_preset
 
+log = logging.getLogger(__name__)
+
 _DETECTION_OPS = ("_contrib_MultiBoxDetection", "MultiBoxDetection")
 #: Converted Caffe models (``tools/caffe_converter``) end in box_nms instead.
 _NMS_OPS = ("_contrib_box_nms", "box_nms")
 
 
-def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.sym.Symbol:
+def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams,
+                         model_topk: Optional[int] = None) -> mx.sym.Symbol:
     """A copy of a deploy ``symbol`` whose detection stage uses ``params``.
 
     ``MultiBoxDetection`` takes all four settings. A converted Caffe model's
     ``box_nms`` takes the NMS threshold, the score threshold and
-    force-suppress; its per-class top-k is fixed at conversion.
+    force-suppress; its per-class top-k (``model_topk``, the metadata's) is
+    fixed at conversion, so asking for another is warned about and ignored.
     """
     graph = json.loads(symbol.tojson(remove_amp_cast=False))  # keep a BF16 model's casts
     found = False
@@ -46,6 +51,9 @@ def set_detection_params(symbol: mx.sym.Symbol, params: DetectionParams) -> mx.s
         elif node["op"] in _NMS_OPS:
             attrs.update(overlap_thresh=str(params.nms_threshold), valid_thresh=str(params.threshold),
                          force_suppress=str(params.force_suppress))
+            if model_topk is not None and params.nms_topk != model_topk and not found:
+                log.warning("--nms-topk %d does not apply to a converted Caffe model: its per-class top_k "
+                            "(%d) is fixed at conversion", params.nms_topk, model_topk)
             found = True
     if not found:
         raise ValueError("the deploy symbol has no MultiBoxDetection or box_nms node")
@@ -90,7 +98,7 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
     """
     symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
     if meta.kind != "train":
-        return set_detection_params(symbol, params)
+        return set_detection_params(symbol, params, meta.detection.get("nms_topk"))
     outputs = body_outputs(symbol)
     if outputs:
         return detection_head(*outputs, params)

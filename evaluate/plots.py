@@ -13,17 +13,14 @@ from pathlib import Path
 from typing import List, Sequence
 
 import cv2
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 
 from common.atomic import atomic_paths
 from dataset import label_layout as objs
 from detect.draw import draw_detections
 from evaluate.voc_ap import VOCEvaluator, area_ap, voc07_ap
 from symbol import detection_layout as rows
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 GT_COLOR = (0, 200, 0)
 
@@ -32,10 +29,10 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name)
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
+    """Write ``fig`` as PNG atomically (a plain Figure: no pyplot state, no GUI backend)."""
     with atomic_paths(path) as (tmp,):
         fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 def plot_pr_curves(evaluator: VOCEvaluator, out_dir: Path) -> List[Path]:
@@ -48,7 +45,8 @@ def plot_pr_curves(evaluator: VOCEvaluator, out_dir: Path) -> List[Path]:
         if curve is None:
             continue
         curves[name] = curve
-        fig, ax = plt.subplots(figsize=(4, 4))
+        fig = Figure(figsize=(4, 4))
+        ax = fig.subplots()
         ax.plot(*curve, color="tab:blue")
         ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision",
                title=f"{name}: VOC07 AP {voc07_ap(*curve):.3f}, area {area_ap(*curve):.3f}")
@@ -56,7 +54,8 @@ def plot_pr_curves(evaluator: VOCEvaluator, out_dir: Path) -> List[Path]:
         path = out_dir / f"pr_{_safe(name)}.png"
         _save(fig, path)
         written.append(path)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = Figure(figsize=(11, 4.5))
+    left, right = fig.subplots(1, 2)
     for name, (recall, precision) in curves.items():
         left.plot(recall, precision, label=name)
     left.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision",

@@ -1,1 +1,2 @@
-"""Command-line tools (``python -m tools.<name>``, ``python tools/<name>.py`` or the ``ssd-*`` console scripts)."""
+"""Command-line tools: ``python -m tools.<name>``, ``python tools/<name>.py`` or the ``ssd-*`` console
+scripts."""

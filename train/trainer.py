@@ -178,16 +178,14 @@ class Trainer:
         bar = tqdm(self.epoch_iterator(epoch), total=self.batches_per_epoch, desc=f"epoch {epoch}",
                    unit="batch", disable=not c.progress, leave=False)
         for i, batch in enumerate(bar):
-            batch_sums = self.step(batch)
-            sums += batch_sums
+            sums += self.step(batch)
             images += c.batch_size - (batch.pad or 0)
-            if i % c.log_interval == 0:
-                pos = max(batch_sums[3], 1)
-                bar.set_postfix(loss=f"{batch_sums[0] / pos:.3f}", ce=f"{batch_sums[1] / pos:.3f}",
-                                l1=f"{batch_sums[2] / pos:.3f}", lr=f"{self.current_lr():.4g}")
-            if not c.progress and (i + 1) % c.log_interval == 0:
-                # Without a bar (logs to a file): a line every log_interval batches, running means.
-                pos = max(sums[3], 1)
+            pos = max(sums[3], 1)  # the epoch's running means, per matched box
+            if c.progress:
+                bar.set_postfix(loss=f"{sums[0] / pos:.3f}", ce=f"{sums[1] / pos:.3f}",
+                                l1=f"{sums[2] / pos:.3f}", lr=f"{self.current_lr():.4g}", refresh=False)
+            elif (i + 1) % c.log_interval == 0:
+                # Without a bar (logs to a file): a line every log_interval batches.
                 log.info("epoch %d batch %d/%d: %s", epoch, i + 1, self.batches_per_epoch,
                          _losses_text(sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
                                       images / max(time.time() - start, 1e-9)))

@@ -50,3 +50,14 @@ def test_demo_bad_inputs(checkpoint, images, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
     assert demo.main([str(images[0]), "--prefix", str(tmp_path / "nomodel")]) == 2
     assert "nomodel-meta.json: model metadata not found" in capsys.readouterr().err
+
+
+def test_demo_into_a_used_folder_removes_the_previous_runs_pictures_only(checkpoint, images, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.jpg").write_bytes(b"a user's file")
+    assert demo.main([str(images[0]), str(images[1]), "--prefix", str(checkpoint), "--out", str(out)]) == 0
+    assert demo.main([str(images[1]), "--prefix", str(checkpoint), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.jpg")) == sorted(["mine.jpg", images[1].name])
+    result = json.loads((out / "detections.json").read_text())
+    assert [r["annotated"] for r in result["images"]] == [images[1].name]

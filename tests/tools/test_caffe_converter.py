@@ -123,8 +123,9 @@ def test_converted_model_runs_in_demo_and_evaluate(tiny_model, voc_root, packed,
     meta = modelfile.load_meta(tiny_model)
     assert (meta.kind, meta.channel_order, meta.data_shape) == ("deploy", "BGR", 96)
     assert meta.std == pytest.approx((1 / 0.007843,) * 3) and meta.class_names == tuple(CLASSES)
-    assert meta.detection == {"nms_threshold": pytest.approx(0.45), "nms_topk": 50,
-                              "force_suppress": False, "threshold": pytest.approx(0.05)}
+    # exact decimals, not the prototxt's float32 values (0.44999998807907104)
+    assert meta.detection == {"nms_threshold": 0.45, "nms_topk": 50, "force_suppress": False,
+                              "threshold": 0.05}
     out = tmp_path / "demo"
     assert demo.main([str(images[0]), "--prefix", str(tiny_model), "--out", str(out), "--thresh", "0"]) == 0
     result = json.loads((out / "detections.json").read_text())
@@ -143,6 +144,17 @@ def test_nms_override_reaches_the_converted_graph(tiny_model, images):
     loose = Detector.from_prefix(tiny_model, detection=DetectionParams(0.95, 50, False, 0.0))
     strict = Detector.from_prefix(tiny_model, detection=DetectionParams(0.05, 50, True, 0.0))
     assert _max_pair_iou(strict.detect([image])[0]) <= 0.05 < _max_pair_iou(loose.detect([image])[0])
+
+
+def test_nms_topk_that_cannot_apply_to_a_converted_graph_is_warned_about(tiny_model, caplog):
+    from detect.model import Detector
+    from symbol.coding import DetectionParams
+    with caplog.at_level("WARNING"):
+        Detector.from_prefix(tiny_model, detection=DetectionParams(0.45, 50, False, 0.05))
+    assert "nms-topk" not in caplog.text
+    with caplog.at_level("WARNING"):
+        Detector.from_prefix(tiny_model, detection=DetectionParams(0.45, 20, False, 0.05))
+    assert "--nms-topk 20 does not apply to a converted Caffe model: its per-class top_k (50)" in caplog.text
 
 
 def _max_pair_iou(dets):

@@ -1,0 +1,85 @@
+"""Every command the README shows runs as written (with small sizes), after the two set-up commands.
+
+The ``bash`` blocks of README.md are read line by line (backslash continuations
+joined, comments dropped). ``python``/``ssd-*`` commands run in a scratch
+folder that looks like the repository (its scripts, model/ and data/demo/),
+with the sizes in SMALL substituted so the whole chain takes about a minute;
+``make`` targets are dry-run (``make -n``); the commands in LONG are checked
+by their ``--help`` only. A command the test does not know how to treat fails
+the test, so a new README command gets a decision here.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+#: README text -> what the test runs instead: the quick path of the same command.
+SMALL = {
+    "--trainval 2000 --test 500": "--trainval 24 --test 8",
+    "--epochs 35": "--epochs 1",
+}
+#: Commands that run for hours or until stopped: only ``--help`` is run (first words -> reason).
+LONG = {
+    "python serve.py": "serves until stopped",
+}
+#: Set-up commands: CI runs them itself.
+SETUP = ("make demo", "make test")
+
+
+def readme_commands(text: str):
+    """Command lines of the README's ```bash blocks, continuations joined, comments dropped."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+            if line:
+                commands.append(line)
+    return commands
+
+
+def _workdir(tmp: Path) -> Path:
+    for name in ("train.py", "evaluate.py", "demo.py", "deploy.py", "serve.py", "model"):
+        if (REPO / name).exists():
+            (tmp / name).symlink_to(REPO / name)
+    (tmp / "data").mkdir()
+    (tmp / "data" / "demo").symlink_to(REPO / "data" / "demo")
+    return tmp
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # as after activating .venv
+    return env
+
+
+def test_readme_commands_run_as_written(tmp_path):
+    commands = readme_commands((REPO / "README.md").read_text())
+    assert len(commands) >= 8
+    work, env = _workdir(tmp_path), _env()
+    for command in commands:
+        if command.startswith(SETUP) or command.startswith((". .venv", "source .venv")):
+            continue
+        for text, small in SMALL.items():
+            command = command.replace(text, small)
+        words = shlex.split(command)
+        if words[0] == "make":
+            out = subprocess.run(["make", "-n", "-C", str(REPO), *words[1:]], capture_output=True, text=True,
+                                 env=env)
+        elif any(command.startswith(long) for long in LONG):
+            out = subprocess.run(words[:2] + ["--help"], cwd=work, capture_output=True, text=True, env=env,
+                                 timeout=120)
+        elif words[0] in ("python", "tensorboard", "curl") or words[0].startswith("ssd-"):
+            out = subprocess.run(words, cwd=work, capture_output=True, text=True, env=env, timeout=600)
+        else:
+            pytest.fail(f"README command of an unknown kind (teach tests/test_readme.py): {command}")
+        assert out.returncode == 0, f"{command}\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
