@@ -95,7 +95,7 @@ def test_layers_import_only_downwards():
 def test_no_module_changes_the_environment_on_import():
     # The third-party libraries first: some set variables of their own (MXNet sets KMP_*).
     probe = ("import importlib, os, sys\n"
-             "import cv2, gluoncv, matplotlib, mxboard, mxnet, numpy, onnx, onnxruntime, pycocotools, sklearn\n"
+             "import cv2, gluoncv, matplotlib, mxboard, mxnet, numpy, onnx, onnxruntime, pycocotools\n"
              "before = dict(os.environ)\n"
              "for name in sys.argv[1:]:\n"
              "    importlib.import_module(name)\n"
