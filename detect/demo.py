@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from common.images import read_image
     from dataset.records import read_class_names
     from detect.draw import TSV_HEADER, detections_to_dicts, output_image_path, tsv_lines, write_annotated
-    from detect.model import detector_from_args
+    from detect.loading import detector_from_args
 
     detector = detector_from_args(args)
     names = detector.meta.class_names

@@ -15,7 +15,11 @@ from symbol import options
 def build_parser() -> argparse.ArgumentParser:
     p = cli.make_parser("python deploy.py", "Export a deploy model (NMS fused) from a checkpoint.")
     cli.add_model_args(p)
-    p.add_argument("--out", type=Path, required=True, help="output prefix of the deploy model")
+    p.add_argument("--out", type=Path, required=True,
+                   help="output prefix of the deploy model (with --format onnx: writes OUT.onnx)")
+    p.add_argument("--format", choices=("mxnet", "onnx"), default="mxnet",
+                   help="mxnet: the three MXNet files; onnx: one self-contained .onnx file (detection "
+                        "stage inside, runs in ONNX Runtime, TensorRT, OpenCV, ...)")
     options.add_detection_args(p)
     g = p.add_argument_group("reduced precision (CPU, oneDNN)")
     g.add_argument("--quantize", choices=("int8", "bf16"), default=None,
@@ -30,9 +34,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _run_onnx(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from detect.loading import is_onnx, load_meta
+    from detect.onnx.export import export_onnx, onnx_path
+    from detect.onnx.quantize import quantize_int8
+    if args.quantize == "bf16":
+        raise ValueError("--quantize bf16 is for MXNet models; ONNX files are fp32 or, with --quantize int8, "
+                         "INT8")
+    if args.exclude:
+        raise ValueError("--exclude applies to MXNet INT8 models only")
+    out = onnx_path(args.out)
+    if args.quantize == "int8":
+        if args.calib_rec is None:
+            raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
+        with tempfile.TemporaryDirectory() as work:
+            source = args.prefix if is_onnx(args.prefix) else export_onnx(
+                args.prefix, args.epoch, Path(work) / "fp32", options.detection_params(
+                    args, load_meta(args.prefix).detection), args.command)
+            quantize_int8(Path(source), out, args.calib_rec, args.calib_images, args.calib_mode)
+    else:
+        if is_onnx(args.prefix):
+            raise ValueError(f"--prefix {args.prefix} is already an ONNX model (--quantize int8 quantizes "
+                             "it)")
+        detection = options.detection_params(args, load_meta(args.prefix).detection)
+        export_onnx(args.prefix, args.epoch, out, detection, args.command)
+    print(f"wrote {out}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from common import modelfile
     from detect.export import export
+    if args.format == "onnx":
+        return _run_onnx(args)
     meta = modelfile.load_meta(args.prefix)
     detection = options.detection_params(args, meta.detection)
     epoch = export(args.prefix, args.epoch, args.out, detection, args.command,

@@ -11,17 +11,14 @@ import json
 import logging
 from typing import List, Optional, Sequence
 
-import cv2
 import mxnet as mx
 import numpy as np
 
 from common import modelfile
-from common.devices import parse_contexts
 from common.modelfile import ModelMeta
-from symbol import detection_layout as rows
+from detect.detector import Detector
 from symbol.builder import deploy_symbol, detection_head
 from symbol.coding import DetectionParams
-from symbol.options import detection_params
 from symbol.presets import get_preset
 
 log = logging.getLogger(__name__)
@@ -105,38 +102,13 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
     return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
 
 
-def preprocess(image_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
-    """(3, S, S) float32 network input from an 8-bit BGR image (OpenCV's order).
-
-    The image is resized to the square input without keeping its aspect
-    (as the training iterator does), put in the model's channel order
-    and normalized with its mean and std.
-    """
-    size = meta.data_shape
-    resized = cv2.resize(image_bgr, (size, size), interpolation=cv2.INTER_LINEAR)
-    if meta.channel_order == "RGB":
-        resized = resized[:, :, ::-1]
-    chw = resized.transpose(2, 0, 1).astype(np.float32)
-    mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
-    std = np.array(meta.std, np.float32).reshape(3, 1, 1)
-    return (chw - mean) / std
-
-
-def detector_from_args(args, batch_size: int = 1) -> "Detector":
-    """The Detector named by the shared model, detection and device flags (``common.cli``)."""
-    meta = modelfile.load_meta(args.prefix)
-    return Detector.from_prefix(args.prefix, args.epoch, ctx=parse_contexts(args.gpus, args.cpus)[0],
-                                batch_size=batch_size, meta=meta,
-                                detection=detection_params(args, meta.detection))
-
-
-class Detector:
-    """A bound inference module with the model's preprocessing.
+class MXNetDetector(Detector):
+    """A model of the three MXNet files, bound for inference (``Detector``'s MXNet backend).
 
     Parameters
     ----------
     symbol : Symbol
-        Deploy symbol, input ``data``, output (B, N, 6).
+        Deploy symbol, input ``data`` (normalized), output (B, N, 6).
     arg_params, aux_params : dict of NDArray
     meta : ModelMeta
     ctx : Context
@@ -149,11 +121,9 @@ class Detector:
 
     def __init__(self, symbol, arg_params, aux_params, meta: ModelMeta, ctx=None, batch_size: int = 1, *,
                  epoch: Optional[int] = None, detection: Optional[DetectionParams] = None):
-        self.meta = meta
+        super().__init__(meta, batch_size=batch_size, epoch=epoch,
+                         detection=detection or DetectionParams(**meta.detection), normalizes_inside=False)
         self.ctx = ctx or mx.cpu()
-        self.batch_size = batch_size
-        self.epoch = epoch
-        self.detection = detection or DetectionParams(**meta.detection)
         shape = (batch_size, 3, meta.data_shape, meta.data_shape)
         self.module = mx.mod.Module(symbol, data_names=("data",), label_names=None, context=self.ctx)
         self.module.bind(data_shapes=[("data", shape)], for_training=False)
@@ -170,10 +140,6 @@ class Detector:
         args, auxs = modelfile.load_params(prefix, epoch)
         return cls(symbol, args, auxs, meta, ctx=ctx, batch_size=batch_size, epoch=epoch, detection=params)
 
-    def preprocess(self, image_bgr: np.ndarray) -> np.ndarray:
-        """The network input of ``image_bgr`` for this model (``preprocess``)."""
-        return preprocess(image_bgr, self.meta)
-
     def forward(self, data: np.ndarray) -> np.ndarray:
         """Raw detections (B, N, 6), normalized, for a preprocessed batch (B <= batch_size)."""
         n = data.shape[0]
@@ -184,19 +150,3 @@ class Detector:
             data = np.concatenate([data, pad])
         self.module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.ctx)]), is_train=False)
         return self.module.get_outputs()[0].asnumpy()[:n]
-
-    def detect(self, images_bgr: Sequence[np.ndarray], thresh: float = 0.0) -> List[np.ndarray]:
-        """Detections per image in **pixels**: (K, 6) ``[class_id, score, x1, y1, x2, y2]``.
-
-        Rows are sorted by descending score and have ``score >= thresh``.
-        """
-        results = []
-        for start in range(0, len(images_bgr), self.batch_size):
-            chunk = images_bgr[start:start + self.batch_size]
-            out = self.forward(np.stack([self.preprocess(im) for im in chunk]))
-            for image, dets in zip(chunk, out):
-                keep = rows.valid(dets)
-                keep = rows.by_score(keep[keep[:, rows.SCORE] >= thresh])
-                h, w = image.shape[:2]
-                results.append(rows.to_pixels(keep, w, h))
-        return results

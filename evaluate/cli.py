@@ -92,7 +92,7 @@ def _write_outputs(args, voc, coco, samples: List, images, result) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from detect.model import detector_from_args
+    from detect.loading import detector_from_args
     from evaluate.breakdown import ErrorBreakdown
     from evaluate.report import format_table, summary
     detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)

@@ -7,9 +7,8 @@ are normalized; ``image_size`` is ``(width, height)`` in pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
-import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
@@ -30,14 +29,14 @@ class Sample:
     path: Optional[str] = None
 
 
-def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bool = False,
-                    keep: int = 0, total: Optional[int] = None) -> List[Sample]:
+def evaluate_batches(forward: Callable[[np.ndarray], np.ndarray], iterator, evaluators, *,
+                     progress: bool = False, keep: int = 0, total: Optional[int] = None) -> List[Sample]:
     """Forward every batch of ``iterator`` and add each real (non-padding) image.
 
     Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
     loses prefetched batches when reset after it has been idle, so this function
-    does not reset it. ``module`` must output (B, N, 6) detections, normalized, and be bound
-    with the iterator's batch size and channel order; ground truth comes from the batch label
+    does not reset it. ``forward`` maps a batch's data (B, 3, S, S) to (B, K, 6) detections,
+    normalized (``symbol.detection_layout``); ground truth comes from the batch label
     (B, M, 6) and boxes are compared in the original pixels when the ``DetBatch``
     has ``image_sizes``. Returns the first ``keep`` images' samples.
     """
@@ -45,8 +44,7 @@ def evaluate_module(module: mx.mod.Module, iterator, evaluators, *, progress: bo
     kept, index = [], 0
     bar = tqdm(iterator, desc="evaluating", unit="batch", total=total, disable=not progress, leave=False)
     for batch in bar:
-        module.forward(mx.io.DataBatch(batch.data), is_train=False)
-        dets = module.get_outputs()[0].asnumpy()
+        dets = forward(batch.data[0].asnumpy())
         labels = batch.label[0].asnumpy()
         real = dets.shape[0] - (batch.pad or 0)
         sizes = batch.image_sizes
@@ -82,10 +80,15 @@ def evaluate_records(detector, records: Sequence[ImageRecord], evaluators, *, im
 
 def evaluate_rec(detector, rec, evaluators, *, batch_size: int, progress: bool = False,
                  keep: int = 0) -> List[Sample]:
-    """Evaluate ``detector`` (bound with ``batch_size``) on a packed ``.rec`` in its channel order."""
+    """Evaluate ``detector`` (taking batches of ``batch_size``) on a packed ``.rec``.
+
+    The iterator makes the detector's inputs: its channel order, normalized unless the
+    model normalizes inside (ONNX files take raw pixels).
+    """
     from dataset.iterator import DetRecordIter
     meta = detector.meta
-    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
-    return evaluate_module(detector.module, it, evaluators, progress=progress, keep=keep,
-                           total=it.num_batches())
+    mean, std = detector.input_normalization
+    it = DetRecordIter(rec, batch_size=batch_size, data_shape=meta.data_shape, mean=mean, std=std,
+                       wrap_last_batch=False, channel_order=meta.channel_order)
+    return evaluate_batches(detector.forward, it, evaluators, progress=progress, keep=keep,
+                            total=it.num_batches())

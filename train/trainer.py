@@ -26,7 +26,7 @@ from common.atomic import atomic_paths
 from common.modelfile import ModelMeta
 from dataset.iterator import DetRecordIter
 from dataset.recordio import num_records
-from evaluate.runner import evaluate_module
+from evaluate.runner import evaluate_batches
 from evaluate.voc_ap import VOCEvaluator
 from symbol.builder import deploy_symbol, train_symbol
 from symbol.coding import DetectionParams
@@ -222,8 +222,13 @@ class Trainer:
         args, auxs = self.module.get_params()
         self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)
         evaluator = VOCEvaluator(c.class_names)
-        evaluate_module(self._val_module, val_iter, evaluator)
+        evaluate_batches(self._val_forward, val_iter, evaluator)
         return evaluator.mean_ap("voc07")
+
+    def _val_forward(self, data: np.ndarray) -> np.ndarray:
+        """Detections (B, N, 6) of the validation module for a normalized batch."""
+        self._val_module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.contexts[0])]), is_train=False)
+        return self._val_module.get_outputs()[0].asnumpy()
 
     def meta(self) -> ModelMeta:
         c = self.config

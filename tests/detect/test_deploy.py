@@ -5,7 +5,7 @@ import numpy as np
 
 from common import modelfile
 from detect import deploy
-from detect.model import Detector
+from detect.model import MXNetDetector as Detector
 from symbol.coding import DetectionParams
 
 

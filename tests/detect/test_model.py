@@ -6,7 +6,8 @@ import numpy as np
 from common import modelfile
 from dataset.iterator import DetRecordIter
 from dataset.voc import load_voc
-from detect.model import Detector, inference_symbol
+from detect.model import MXNetDetector as Detector
+from detect.model import inference_symbol
 from symbol.coding import DetectionParams
 from symbol.presets import get_preset
 from tools.make_synthetic_voc import CLASSES

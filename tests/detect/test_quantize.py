@@ -55,7 +55,8 @@ def test_bf16_graph_runs_convolutions_in_bfloat16_and_keeps_the_fp32_anchors():
     import cv2
     import numpy as np
 
-    from detect.model import BODY_OUTPUTS, forward_nodes, inference_symbol, preprocess
+    from detect.detector import preprocess
+    from detect.model import BODY_OUTPUTS, forward_nodes, inference_symbol
     from detect.quantize import FIXED_ANCHORS, to_bfloat16
     from symbol.coding import DetectionParams
     meta = modelfile.load_meta(BUNDLED)

@@ -138,7 +138,7 @@ def test_converted_model_runs_in_demo_and_evaluate(tiny_model, voc_root, packed,
 
 
 def test_nms_override_reaches_the_converted_graph(tiny_model, images):
-    from detect.model import Detector
+    from detect.model import MXNetDetector as Detector
     from symbol.coding import DetectionParams
     image = cv2.imread(str(images[0]))
     loose = Detector.from_prefix(tiny_model, detection=DetectionParams(0.95, 50, False, 0.0))
@@ -147,7 +147,7 @@ def test_nms_override_reaches_the_converted_graph(tiny_model, images):
 
 
 def test_nms_topk_that_cannot_apply_to_a_converted_graph_is_warned_about(tiny_model, caplog):
-    from detect.model import Detector
+    from detect.model import MXNetDetector as Detector
     from symbol.coding import DetectionParams
     with caplog.at_level("WARNING"):
         Detector.from_prefix(tiny_model, detection=DetectionParams(0.45, 50, False, 0.05))
@@ -254,3 +254,36 @@ def test_converted_bgr_model_quantizes_and_evaluates(tiny_model, packed, tmp_pat
     assert evaluate.main(["--prefix", str(out), "--rec", str(packed[1]), "--json", str(report),
                           "--no-progress"]) == 0
     assert json.loads(report.read_text())["num_images"] == 12
+
+
+def test_onnx_export_of_a_converted_model_equals_opencv(tmp_path):
+    """DetectionOutput's semantics as ONNX operators, on every layer type of the tiny prototxt
+    (its instance-mode Normalize switched to channel mode: MXNet's ONNX exporter has channel mode only)."""
+    import cv2  # noqa: F401
+
+    from detect.onnx.runtime import OnnxDetector
+    from tools.caffe_converter.opencv_check import match_detections
+    text = TINY.read_text()
+    channel = tmp_path / "tiny_channel.prototxt"
+    channel.write_text(text.replace("across_spatial: true", "across_spatial: false"))
+    weights = tmp_path / "tiny.caffemodel"
+    write_random_caffemodel(channel, weights, seed=1)  # heads calibrated on this network
+    out = tmp_path / "tiny"
+    assert convert_main([str(channel), str(weights), str(out), "--mean", "127.5,127.5,127.5",
+                         "--scale", "0.007843", "--onnx"]) == 0
+    meta = modelfile.load_meta(out)
+    blob = probe_input((1, 3, 96, 96))
+    raw = blob * np.float32(1 / 0.007843) + np.float32(127.5)
+    ours = OnnxDetector(str(out) + ".onnx").forward(raw.astype(np.float32))
+    theirs = opencv_forward(channel, weights, blob, ["detection_out"])["detection_out"]
+    assert (ours[0][:, 0] >= 0).sum() == 30  # keep_top_k
+    assert match_detections(theirs, ours, meta.made_by["caffe_detection"]["background_id"]) < 1e-4
+
+
+def test_instance_mode_normalize_cannot_be_exported_to_onnx(tiny_model, capsys):
+    from detect import deploy
+    out = str(tiny_model) + "_x"
+    assert deploy.main(["--prefix", str(tiny_model), "--out", out, "--format", "onnx"]) == 2
+    err = capsys.readouterr().err
+    assert "MXNet's ONNX exporter cannot convert the body: L2Normalization" in err
+    assert not Path(str(tiny_model) + "_x.onnx").exists()

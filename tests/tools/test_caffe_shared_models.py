@@ -29,16 +29,16 @@ def work(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_converted_model_equals_opencv(name, work):
-    result = verify(MODELS / name / "deploy.prototxt", work)
+def test_converted_model_and_its_onnx_export_equal_opencv(name, work):
+    result = verify(MODELS / name / "deploy.prototxt", work, onnx=True)
     assert result.detections > 0
     assert result.worst <= 1e-4, result
     if result.excluded:  # compared whole where OpenCV computes the last head correctly
         assert name == "mobilenetv2_ssdlite_voc"
-        whole = verify(MODELS / name / "deploy.prototxt", work, input_size=600)
-        assert whole.detection_diff is not None and whole.worst <= 1e-4, whole
+        whole = verify(MODELS / name / "deploy.prototxt", work, input_size=600, onnx=True)
+        assert whole.detection_diff is not None and whole.onnx_diff is not None and whole.worst <= 1e-4, whole
     else:
-        assert result.detection_diff is not None
+        assert result.detection_diff is not None and result.onnx_diff is not None
 
 
 @pytest.mark.parametrize("name", ["mobilenet_ssd_voc_bn", "res10_ssd300_face"])

@@ -56,6 +56,8 @@ class Graph:
     layer_outputs: Dict[str, mx.sym.Symbol]   # Caffe layer name -> its (first) top
     detection: Optional[DetectionConfig]
     input_name: str
+    #: MXNet node names of DetectionOutput's inputs: box offsets, class probabilities, priors.
+    detection_inputs: Optional[Tuple[str, str, str]] = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class _State:
     constants: Dict[str, np.ndarray] = field(default_factory=dict)
     names: Dict[str, int] = field(default_factory=dict)
     detection: Optional[DetectionConfig] = None
+    detection_inputs: Optional[Tuple[str, str, str]] = None
     folds: Dict[str, Tuple[str, Optional[str], float]] = field(default_factory=dict)  # conv -> bn, scale, eps
     folded: Dict[str, str] = field(default_factory=dict)   # BatchNorm/Scale layer -> its conv
     reversed: set = field(default_factory=set)             # names of channel-reversed symbols
@@ -474,6 +477,7 @@ def _detection_output(st, layer, name, bottoms):
         raise _fail(layer, f"confidences hold {st.shape(bottoms[1])[1]} values for {num_priors} priors "
                            f"and num_classes {cfg.num_classes}")
     st.detection = cfg
+    st.detection_inputs = tuple(b.name for b in bottoms)
     return [detection_output(bottoms[0], bottoms[1], bottoms[2], cfg, name, num_priors)]
 
 
@@ -599,7 +603,8 @@ def build(net, batch_size: int = 1, input_hw: Optional[Tuple[int, int]] = None, 
     if result is None:
         raise ConversionError("the prototxt has no DetectionOutput layer" if detection else
                               "the prototxt has no layers")
-    return Graph(result, st.input_shape, st.specs, st.constants, outputs, st.detection, input_name)
+    return Graph(result, st.input_shape, st.specs, st.constants, outputs, st.detection, input_name,
+                 st.detection_inputs)
 
 
 def _check_folded_blobs(st, layer, bottoms):

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fold BatchNorm/Scale after convolutions into their weights (exact)")
     p.add_argument("--input-size", type=cli.positive_int, default=None,
                    help="square input side overriding the prototxt's (priors follow)")
+    p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=False,
+                   help="also write OUT.onnx, the same model for ONNX Runtime (DetectionOutput's semantics "
+                        "as ONNX operators)")
     return p
 
 
@@ -60,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, 0)}, "
           f"{modelfile.meta_path(args.out)}: {meta.data_shape}x{meta.data_shape} {meta.channel_order}, "
           f"{meta.num_classes} classes, {time.time() - start:.1f} s")
+    if args.onnx:
+        from detect.onnx.export import export_onnx
+        from symbol.coding import DetectionParams
+        print(f"wrote {export_onnx(args.out, 0, args.out, DetectionParams(**meta.detection), args.command)}")
     return 0
 
 

@@ -49,7 +49,8 @@ def convert(prototxt: Path, caffemodel: Path, out: Path, *, class_names=None, me
                      detection=asdict(detection),
                      made_by={"converted_from": [str(prototxt), str(caffemodel)], "command": command,
                               "caffe_detection": asdict(det), "fold_batchnorm": fold_batchnorm,
-                              "detection_layer": _detection_layer(net)})
+                              "detection_layer": _detection_layer(net),
+                              "detection_inputs": list(graph.detection_inputs)})
     modelfile.save_model(out, 0, graph.symbol, args, auxs, meta, only_epoch=True)
     return meta
 

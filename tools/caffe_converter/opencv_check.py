@@ -101,7 +101,7 @@ def input_blob(meta, image: Optional[str], seed: int = 0) -> np.ndarray:
     size = meta.data_shape
     if image is None:
         return probe_input((1, 3, size, size), seed)
-    from detect.model import preprocess
+    from detect.detector import preprocess
     return preprocess(read_image(image), meta)[None]
 
 
@@ -116,11 +116,12 @@ class Result:
     detections: int
     detection_diff: Optional[float]  # None when detections were not comparable (excluded head)
     excluded: int
+    onnx_diff: Optional[float] = None  # the ONNX export's detections vs OpenCV's (with onnx=True)
 
     @property
     def worst(self) -> float:
         diffs = list(self.blob_diffs.values())
-        return max(diffs + ([self.detection_diff] if self.detection_diff is not None else []))
+        return max(diffs + [d for d in (self.detection_diff, self.onnx_diff) if d is not None])
 
 
 def one_by_one_depthwise_tail(net, graph) -> Dict[str, int]:
@@ -139,9 +140,21 @@ def one_by_one_depthwise_tail(net, graph) -> Dict[str, int]:
     return {"mbox_loc": shape[1], "mbox_conf_flatten": shape[1] // 4 * graph.detection.num_classes}
 
 
-def verify(prototxt: Path, work: Path, input_size: Optional[int] = None, seed: int = 0,
+def onnx_detections(prefix, meta, blob: np.ndarray) -> np.ndarray:
+    """The ONNX export of the converted model at ``prefix`` on the network input ``blob`` (B, N, 6)."""
+    from detect.onnx.export import export_onnx
+    from detect.onnx.runtime import OnnxDetector
+    from symbol.coding import DetectionParams
+    path = export_onnx(prefix, None, prefix, DetectionParams(**meta.detection))
+    raw = blob * np.array(meta.std, np.float32).reshape(1, 3, 1, 1) + np.array(meta.mean, np.float32).reshape(
+        1, 3, 1, 1)
+    return OnnxDetector(path).forward(raw.astype(np.float32))
+
+
+def verify(prototxt: Path, work: Path, input_size: Optional[int] = None, seed: int = 0, onnx: bool = False,
            **convert_options) -> Result:
-    """Convert ``prototxt`` with random weights and compare it with OpenCV DNN."""
+    """Convert ``prototxt`` with random weights and compare it (and, with ``onnx``, its ONNX export)
+    with OpenCV DNN."""
     name = prototxt.parent.name
     weights = work / f"{name}.caffemodel"
     if not weights.is_file():
@@ -165,16 +178,21 @@ def verify(prototxt: Path, work: Path, input_size: Optional[int] = None, seed: i
     det_diff = None if tail else match_detections(
         theirs[layer], ours["detection"], meta.made_by["caffe_detection"]["background_id"])
     count = len(rows.valid(ours["detection"][0]))
-    return Result(name, meta.data_shape, seconds, diffs, count, det_diff, sum(tail.values()))
+    background = meta.made_by["caffe_detection"]["background_id"]
+    onnx_diff = (match_detections(theirs[layer], onnx_detections(prefix, meta, blob_ours), background)
+                 if onnx and not tail else None)
+    return Result(name, meta.data_shape, seconds, diffs, count, det_diff, sum(tail.values()), onnx_diff)
 
 
 def markdown(results) -> str:
-    lines = ["| model | input | convert (s) | mbox_loc | mbox_conf | priors | detections | max diff |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| model | input | convert (s) | mbox_loc | mbox_conf | priors | detections | ONNX detections "
+             "| max diff |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         det = "n/a" if r.detection_diff is None else f"{r.detection_diff:.1e}"
+        onnx = "n/a" if r.onnx_diff is None else f"{r.onnx_diff:.1e}"
         note = f" ({r.excluded} values of the 1x1 head left out)" if r.excluded else ""
         lines.append(f"| {r.name}{note} | {r.input_size} | {r.convert_seconds:.1f} | "
                      f"{r.blob_diffs['mbox_loc']:.1e} | {r.blob_diffs['mbox_conf_flatten']:.1e} | "
-                     f"{r.blob_diffs['mbox_priorbox']:.1e} | {r.detections} rows, {det} | {r.worst:.1e} |")
+                     f"{r.blob_diffs['mbox_priorbox']:.1e} | {r.detections} rows, {det} | {onnx} | "
+                     f"{r.worst:.1e} |")
     return "\n".join(lines)

@@ -41,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
     for prototxt in prototxts:
-        r = verify(prototxt, args.work, seed=args.seed)
+        r = verify(prototxt, args.work, seed=args.seed, onnx=True)
         results.append(r)
         if r.excluded:
-            results.append(verify(prototxt, args.work, input_size=600, seed=args.seed))
+            results.append(verify(prototxt, args.work, input_size=600, seed=args.seed, onnx=True))
     print(markdown(results))
     return 0 if all(r.worst <= 1e-4 for r in results) else 1
 

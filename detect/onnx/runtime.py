@@ -1,0 +1,119 @@
+"""ONNX Runtime backend of ``Detector``: runs a ``.onnx`` file written by ``detect.onnx.export``.
+
+The detection stage inside the file can be replaced with other settings
+(``--nms``, ``--nms-topk``, ``--force-suppress``, a score threshold): its
+``post/...`` nodes are removed and the stage is built again from the
+constants it reads, before the session is created.
+
+Session options (measured, docs/onnx.md): every graph optimization
+(``ORT_ENABLE_ALL``: BatchNorm folded into convolutions, fusions), the
+sequential executor, and as many intra-op threads as the project's runtime
+defaults give MXNet (``OMP_NUM_THREADS``, else every core).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import onnx
+
+from common.modelfile import ModelMeta
+from detect.detector import Detector
+from detect.onnx import export
+from detect.onnx.graph import float_tensor, remove_stage
+from detect.onnx.postprocess import STAGE
+from symbol.coding import DetectionParams
+
+
+class OnnxFileError(ValueError):
+    """A file that is not a usable ONNX model of this project; the message names it."""
+
+
+def load_model(path) -> onnx.ModelProto:
+    """The ONNX model at ``path``; a missing, truncated or non-ONNX file is an OnnxFileError."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: ONNX model not found")
+    try:
+        model = onnx.load(str(path))
+    except Exception as err:  # the protobuf decoder's errors have no common base  # noqa: BLE001
+        raise OnnxFileError(f"{path}: not a readable ONNX file ({type(err).__name__}: "
+                            f"{str(err).splitlines()[0] if str(err) else 'truncated or corrupt'})") from None
+    if not model.graph.node:
+        raise OnnxFileError(f"{path}: not a readable ONNX file (no graph)")
+    return model
+
+
+def read_meta(path) -> ModelMeta:
+    """The metadata stored in an ONNX model written by this project."""
+    return export.read_meta(load_model(path), str(path))
+
+
+def with_detection(model: onnx.ModelProto, meta: ModelMeta, detection: DetectionParams) -> onnx.ModelProto:
+    """``model`` with its detection stage rebuilt for ``detection`` (the model is changed in place)."""
+    kind = meta.made_by.get("onnx", {}).get("postprocess")
+    if kind not in ("multibox", "caffe"):
+        raise OnnxFileError("the ONNX model's metadata names no detection stage (made_by.onnx.postprocess)")
+    constant = export.ANCHORS if kind == "multibox" else export.PRIORS
+    [value] = [t for t in model.graph.initializer if t.name == constant]
+    count = value.dims[0] if kind == "multibox" else int(np.prod(value.dims)) // 8
+    remove_stage(model.graph, STAGE)
+    stage, output = export._stage(kind, meta, detection, count)
+    model.graph.node.extend(stage.nodes)
+    model.graph.initializer.extend(stage.initializers)
+    del model.graph.output[:]
+    model.graph.output.extend([float_tensor(output, ["batch", None, 6])])
+    return model
+
+
+def session_options(threads: Optional[int] = None):
+    """ONNX Runtime options: all graph optimizations, sequential execution, the project's thread count."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    return options
+
+
+def providers(gpu: Optional[int]) -> list:
+    """CPU, or CUDA device ``gpu`` (needs the onnxruntime-gpu package instead of onnxruntime)."""
+    import onnxruntime as ort
+    if gpu is None:
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise ValueError("--gpus with an ONNX model needs onnxruntime-gpu (pip install onnxruntime-gpu "
+                         "in place of onnxruntime); this installation runs ONNX models on the CPU only")
+    return [("CUDAExecutionProvider", {"device_id": gpu}), "CPUExecutionProvider"]
+
+
+class OnnxDetector(Detector):
+    """A ``.onnx`` file run by ONNX Runtime; takes raw pixels (the normalization is inside the graph)."""
+
+    def __init__(self, path, *, batch_size: int = 1, detection: Optional[DetectionParams] = None,
+                 gpu: Optional[int] = None, threads: Optional[int] = None):
+        import onnxruntime as ort
+        model = load_model(path)
+        meta = export.read_meta(model, str(path))
+        stored = DetectionParams(**meta.detection)
+        detection = detection or stored
+        if detection != stored:
+            model = with_detection(model, meta, detection)
+        super().__init__(meta, batch_size=batch_size, epoch=None, detection=detection, normalizes_inside=True)
+        self.path = Path(path)
+        try:
+            self.session = ort.InferenceSession(model.SerializeToString(), session_options(threads),
+                                                providers=providers(gpu))
+        except (ort.capi.onnxruntime_pybind11_state.Fail,
+                ort.capi.onnxruntime_pybind11_state.InvalidGraph) as err:
+            raise OnnxFileError(f"{path}: ONNX Runtime cannot load it: {str(err).splitlines()[0]}") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def forward(self, data: np.ndarray) -> np.ndarray:
+        """Detections (B, K, 6), normalized, for raw-pixel inputs (B, 3, S, S)."""
+        [out] = self.session.run(None, {self.input_name: np.ascontiguousarray(data, np.float32)})
+        return out
