@@ -21,6 +21,10 @@ from detect.onnx import export
 
 log = logging.getLogger(__name__)
 
+#: Operators quantized. Not Mul: the L2-normalization scale of VGG16's conv4_3 is a per-channel
+#: multiplier, which the quantizer turns into a QLinearMul with per-channel scales ONNX Runtime refuses.
+QUANTIZED_OPS = ["Conv", "MaxPool", "Add", "Concat"]
+
 
 class _RecReader:
     """``CalibrationDataReader`` of ONNX Runtime: raw-pixel batches of a .rec in the model's order."""
@@ -72,7 +76,7 @@ def quantize_model(model: onnx.ModelProto, reader, mode: str = "naive") -> onnx.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=method, nodes_to_exclude=excluded,
+                        calibrate_method=method, nodes_to_exclude=excluded, op_types_to_quantize=QUANTIZED_OPS,
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
         result = onnx.load(str(quantized))
     ops = [n.op_type for n in result.graph.node]

@@ -66,6 +66,10 @@ def inference_plan(name: str, args) -> Plan:
     plan: Plan = {f"ours{suffix}": (dict(kind="ours", network=network, variant=variant), "ours")
                   for suffix, variant in (("", "fp32"), ("_no_nms", "no_nms"), ("_int8", "int8"),
                                           ("_bf16", "bf16"))}
+    if args.onnx:
+        for variant in ("fp32", "int8"):
+            plan[f"onnx_{variant}"] = (dict(kind="onnx", network=network, variant=variant, work=str(args.work)),
+                                       "ours")
     if gluon_model and args.gluoncv:
         plan["gluoncv_default"] = (dict(kind="gluoncv", model=gluon_model), "default")
         plan["gluoncv_equal"] = (dict(kind="gluoncv", model=gluon_model), "equal")
@@ -94,6 +98,15 @@ def measure_case(name: str, args) -> dict:
             "results": measure(inference_plan(name, args), shared, args.rounds)}
 
 
+def measure_model(prefix: str, args) -> dict:
+    """A saved model's row: its own backend (MXNet or ONNX Runtime) at its input size."""
+    from detect.loading import load_meta
+    size = load_meta(prefix).data_shape
+    plan: Plan = {"ours": (dict(kind="model", prefix=str(prefix)), "ours")}
+    return {"case": str(prefix), "network": None, "size": size,
+            "results": measure(plan, dict(size=size, batch=args.batch, runs=args.runs), args.rounds)}
+
+
 def measure_training(args) -> List[dict]:
     rows = []
     runs = max(3, args.runs // 2)
@@ -120,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gluoncv", action=argparse.BooleanOptionalAction, default=True, help="GluonCV peers")
     p.add_argument("--opencv", action=argparse.BooleanOptionalAction, default=True,
                    help="OpenCV DNN peers (needs the Caffe prototxts of --caffe-dir)")
+    p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
+                   help="also our networks exported to ONNX, fp32 and INT8, in ONNX Runtime")
+    p.add_argument("--models", nargs="*", default=[], metavar="PREFIX",
+                   help="also saved models (MXNet prefixes or .onnx files), one row each")
     p.add_argument("--caffe-dir", type=Path, default=CAFFE_SSD,
                    help="folder of <name>/deploy.prototxt Caffe SSD models (default: ../shared/caffe_ssd)")
     p.add_argument("--training", action=argparse.BooleanOptionalAction, default=True,
@@ -140,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         print(f"measuring {name} ...", file=sys.stderr)
         rows.append(measure_case(name, args))
+    for prefix in args.models:
+        print(f"measuring {prefix} ...", file=sys.stderr)
+        rows.append(measure_model(prefix, args))
     training = measure_training(args) if args.training else []
     write_json(args.json, {"cases": rows, "training": training, "cpu_count": os.cpu_count(),
                            "rounds": args.rounds, "command": args.command})

@@ -42,7 +42,9 @@ def _ms(results: Results, label: str) -> str:
 
 
 #: (column, numerator, denominator) of the inference table's ratios.
-INFERENCE_RATIOS = (("ours / GluonCV default", "ours", "gluoncv_default"),
+INFERENCE_RATIOS = (("ONNX fp32 / ours fp32", "onnx_fp32", "ours"),
+                    ("ONNX int8 / ours int8", "onnx_int8", "ours_int8"),
+                    ("ours / GluonCV default", "ours", "gluoncv_default"),
                     ("ours / GluonCV equal", "ours", "gluoncv_equal"),
                     ("ours / OpenCV", "ours", "opencv"),
                     ("bf16 / OpenCV", "ours_bf16", "opencv"),
@@ -50,7 +52,7 @@ INFERENCE_RATIOS = (("ours / GluonCV default", "ours", "gluoncv_default"),
                     ("GluonCV equal / int8", "gluoncv_equal", "ours_int8"))
 #: (column, label) of the inference table's latencies.
 INFERENCE_TIMES = (("ours fp32 (ms)", "ours"), ("no NMS", "ours_no_nms"), ("int8", "ours_int8"),
-                   ("bf16", "ours_bf16"), ("GluonCV default", "gluoncv_default"),
+                   ("bf16", "ours_bf16"), ("ONNX Runtime fp32", "onnx_fp32"), ("ONNX Runtime int8", "onnx_int8"), ("GluonCV default", "gluoncv_default"),
                    ("GluonCV equal", "gluoncv_equal"), ("Caffe model: OpenCV", "opencv"),
                    ("OpenCV, Winograd off", "opencv_direct"), ("Caffe model: converted, ours", "converted"))
 

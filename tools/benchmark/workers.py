@@ -102,6 +102,61 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
     return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
 
 
+def _onnx_runner(path: str, size: int):
+    """``runner(b)`` of an ONNX file in ONNX Runtime with the project's session options; raw-pixel noise."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from detect.onnx.runtime import session_options
+    session = ort.InferenceSession(path, session_options(), providers=["CPUExecutionProvider"])
+
+    def runner(b):
+        x = np.random.default_rng(1).uniform(0, 255, (b, 3, size, size)).astype(np.float32)
+        return lambda: session.run(None, {"data": x})
+    return runner
+
+
+def worker_onnx(network: str, size: int, batch: int, runs: int, variant: str, work: str) -> dict:
+    """Our network exported to ONNX (``detect.onnx``), fp32 or INT8 (QDQ), in ONNX Runtime."""
+    import numpy as np
+    import onnx
+
+    from common.modelfile import ModelMeta
+    from detect.onnx.export import build_model
+    from symbol.builder import deploy_symbol
+    from symbol.coding import DetectionParams
+    from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
+    from symbol.presets import get_preset
+    symbol = deploy_symbol(get_preset(network, size), 20)
+    args, auxs = _random_params(symbol, (1, 3, size, size))
+    meta = ModelMeta(kind="deploy", network=network, data_shape=size, class_names=tuple(map(str, range(20))),
+                     mean=IMAGENET_MEAN, std=IMAGENET_STD, detection={})
+    model = build_model(symbol, args, auxs, meta, DetectionParams())
+    if variant == "int8":
+        from detect.onnx.quantize import ArrayReader, quantize_model
+        calib = np.random.default_rng(2).uniform(0, 255, (8, 3, size, size)).astype(np.float32)
+        model = quantize_model(model, ArrayReader(calib))
+    path = Path(work) / f"{network}_{size}_{variant}.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return _latency_and_throughput(_onnx_runner(str(path), size), batch, runs)
+
+
+def worker_model(prefix: str, size: int, batch: int, runs: int) -> dict:
+    """A saved model (MXNet prefix or .onnx file) through ``detect.loading``, on noise of its input size."""
+    import numpy as np
+
+    from detect.loading import load_detector
+
+    def runner(b):
+        detector = load_detector(prefix, batch_size=b)
+        x = np.random.default_rng(1).uniform(0, 255, (b, 3, size, size)).astype(np.float32)
+        if not detector.normalizes_inside:
+            x = (x - 127.5) / 64.0
+        return lambda: detector.forward(x)
+    return _latency_and_throughput(runner, batch, runs)
+
+
 def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     import mxnet as mx
     from gluoncv import model_zoo
@@ -234,8 +289,8 @@ def _small_rec(work: Path) -> Path:
     return rec
 
 
-WORKERS = {"ours": worker_ours, "gluoncv": worker_gluoncv, "opencv": worker_opencv,
-           "converted": worker_converted,
+WORKERS = {"ours": worker_ours, "onnx": worker_onnx, "model": worker_model, "gluoncv": worker_gluoncv,
+           "opencv": worker_opencv, "converted": worker_converted,
            "train_ours": worker_train_ours, "train_gluoncv": worker_train_gluoncv,
            "iterator": worker_iterator}
 
