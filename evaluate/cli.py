@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         result["breakdown"] = breakdown[0].result()
     data = args.rec or args.voc_root or args.coco_json
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
-    print(f"{args.prefix} (epoch {detector.epoch}) on {data}: {voc.num_images} images")
+    epoch = "" if detector.epoch is None else f" (epoch {detector.epoch})"
+    print(f"{args.prefix}{epoch} on {data}: {voc.num_images} images")
     print(format_table(result))
     if breakdown:
         print("\n" + breakdown[0].format())

@@ -36,14 +36,19 @@ SETUP = ("make demo", "make test")
 
 
 def readme_commands(text: str):
-    """Command lines of the README's ```bash blocks, continuations joined, comments dropped."""
+    """``(kind, command)`` in README order: each line of the ```bash blocks (continuations joined,
+    comments dropped), each ```python block whole (except recipes, which name the file they go in)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+    for kind, block in re.findall(r"```(bash|python)\n(.*?)```", text, flags=re.S):
+        if kind == "python":
+            if not block.lstrip().startswith("# symbol/"):
+                commands.append(("python", block))
+            continue
         joined = re.sub(r"\\\n\s*", " ", block)
         for line in joined.splitlines():
             line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
             if line:
-                commands.append(line)
+                commands.append(("bash", line))
     return commands
 
 
@@ -66,7 +71,12 @@ def test_readme_commands_run_as_written(tmp_path):
     commands = readme_commands((REPO / "README.md").read_text())
     assert len(commands) >= 8
     work, env = _workdir(tmp_path), _env()
-    for command in commands:
+    for kind, command in commands:
+        if kind == "python":
+            out = subprocess.run([sys.executable, "-c", command], cwd=work, capture_output=True, text=True,
+                                 env=env, timeout=600)
+            assert out.returncode == 0, f"{command}\n{out.stderr[-3000:]}"
+            continue
         if command.startswith(SETUP) or command.startswith((". .venv", "source .venv")):
             continue
         for text, small in SMALL.items():
