@@ -15,6 +15,7 @@ from typing import Dict, Optional, Tuple
 
 import mxnet as mx
 
+from common import errors
 from common.atomic import atomic_paths, write_json
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,20 @@ def load_meta(prefix) -> ModelMeta:
     return ModelMeta.from_json(data, where=str(path))
 
 
+def load_symbol(prefix) -> mx.sym.Symbol:
+    """``PREFIX-symbol.json``; a missing or malformed file is an error naming it."""
+    path = symbol_path(prefix)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model symbol not found")
+    try:
+        json.loads(path.read_text())
+        return mx.sym.load(str(path))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: malformed symbol JSON: {err}") from None
+    except mx.base.MXNetError as err:
+        raise ValueError(f"{path}: not an MXNet symbol ({errors.reason(err)})") from None
+
+
 def load_params(prefix, epoch: int) -> Tuple[dict, dict]:
     """``(arg_params, aux_params)`` of ``PREFIX-NNNN.params``."""
     path = params_path(prefix, epoch)
@@ -137,7 +152,7 @@ def load_params(prefix, epoch: int) -> Tuple[dict, dict]:
     try:
         blob = mx.nd.load(str(path))
     except mx.base.MXNetError as err:
-        raise ValueError(f"{path}: not a readable MXNet params file ({str(err).splitlines()[0]})") from None
+        raise ValueError(f"{path}: not a readable MXNet params file ({errors.reason(err)})") from None
     return split_params(blob, str(path))
 
 

@@ -16,6 +16,7 @@ the original json (``evaluate.coco_eval``), crowd rules included.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -57,6 +58,26 @@ def _require(entry: dict, keys, where: str) -> None:
         raise DatasetError(f"{where}: missing {', '.join(repr(k) for k in missing)}")
 
 
+def _integer(entry: dict, key: str, where: str, *, positive: bool = False) -> int:
+    """``entry[key]`` as the integer the COCO format defines (not a string, a float or a bool)."""
+    value = entry[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DatasetError(f"{where}: {key} must be an integer, got {value!r}")
+    if positive and value <= 0:
+        raise DatasetError(f"{where}: {key} must be positive, got {value}")
+    return value
+
+
+def _box(value, where: str):
+    """A COCO bbox ``[x, y, width, height]`` of finite numbers, as floats."""
+    if (not isinstance(value, list) or len(value) != 4
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        raise DatasetError(f"{where}: bbox must be [x, y, width, height], got {value!r}")
+    if not all(math.isfinite(v) for v in value):
+        raise DatasetError(f"{where}: bbox {value} has a value that is not a finite number")
+    return tuple(float(v) for v in value)
+
+
 def read_json(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
@@ -68,6 +89,9 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: expected a JSON object with images, annotations, categories")
     _require(data, ("images", "annotations", "categories"), str(path))
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data[key], list):
+            raise DatasetError(f"{path}: {key} must be a list, got {type(data[key]).__name__}")
     return data
 
 
@@ -76,9 +100,10 @@ def parse_categories(data: dict, path: Path) -> CocoCategories:
     for k, c in enumerate(data["categories"]):
         where = f"{path}: categories[{k}]"
         _require(c, ("id", "name"), where)
-        if c["id"] in cats:
-            raise DatasetError(f"{where}: category id {c['id']} appears twice")
-        cats[int(c["id"])] = str(c["name"])
+        cid = _integer(c, "id", where)
+        if cid in cats:
+            raise DatasetError(f"{where}: category id {cid} appears twice")
+        cats[cid] = str(c["name"])
     if not cats:
         raise DatasetError(f"{path}: no categories")
     ids = tuple(sorted(cats))
@@ -110,32 +135,36 @@ def load_coco(annotations: Path, image_root: Path, *, crowd: str = "ignore",
     for k, im in enumerate(data["images"]):
         where = f"{path}: images[{k}]"
         _require(im, ("id", "file_name", "width", "height"), where)
-        if im["id"] in records:
-            raise DatasetError(f"{where}: image id {im['id']} appears twice")
-        if int(im["width"]) <= 0 or int(im["height"]) <= 0:
-            raise DatasetError(f"{where} (id {im['id']}): size {im['width']}x{im['height']} is not positive")
+        image_id = _integer(im, "id", where)
+        if image_id in records:
+            raise DatasetError(f"{where}: image id {image_id} appears twice")
+        where = f"{where} (id {image_id})"
+        width = _integer(im, "width", where, positive=True)
+        height = _integer(im, "height", where, positive=True)
+        if not isinstance(im["file_name"], str) or not im["file_name"]:
+            raise DatasetError(f"{where}: file_name must be a non-empty string, got {im['file_name']!r}")
         image = root / im["file_name"]
         if check_files and not image.is_file():
-            raise DatasetError(f"{where} (id {im['id']}): image file {image} not found")
-        records[im["id"]] = ImageRecord(path=image, width=int(im["width"]), height=int(im["height"]),
-                                        source=f"{path}#image{im['id']}")
+            raise DatasetError(f"{where}: image file {image} not found")
+        records[image_id] = ImageRecord(path=image, width=width, height=height,
+                                        source=f"{path}#image{image_id}")
     skipped = []
     for k, ann in enumerate(data["annotations"]):
         where = f"{path}: annotations[{k}]"
         _require(ann, ("id", "image_id", "category_id", "bbox"), where)
         where = f"{where} (id {ann['id']})"
-        if ann["image_id"] not in records:
+        if _integer(ann, "image_id", where) not in records:
             raise DatasetError(f"{where}: image_id {ann['image_id']} is not in images")
-        if ann["category_id"] not in known:
+        if _integer(ann, "category_id", where) not in known:
             raise DatasetError(f"{where}: category_id {ann['category_id']} is not in categories")
         box = ann["bbox"]
-        if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) for v in box):
-            raise DatasetError(f"{where}: bbox must be [x, y, width, height], got {box!r}")
-        x, y, w, h = (float(v) for v in box)
+        x, y, w, h = _box(box, where)
         if w < 0 or h < 0:
             raise DatasetError(f"{where}: bbox {box} has a negative {'width' if w < 0 else 'height'}")
         rec = records[ann["image_id"]]
-        is_crowd = bool(ann.get("iscrowd", 0))
+        if ann.get("iscrowd", 0) not in (0, 1):
+            raise DatasetError(f"{where}: iscrowd must be 0 or 1, got {ann['iscrowd']!r}")
+        is_crowd = ann.get("iscrowd", 0) == 1
         if is_crowd and crowd == "skip":
             skipped.append(f"{where}: crowd annotation skipped")
             continue

@@ -21,7 +21,7 @@ import numpy as np
 
 from dataset import label_layout
 from dataset.augmentation import NO_AUGMENTATION, Augmentation
-from dataset.recordio import num_records, read_sidecar
+from dataset.recordio import check_recordio, num_records, read_sidecar
 from dataset.records import DatasetError
 
 
@@ -81,13 +81,17 @@ class DetRecordIter(mx.io.DataIter):
         Channel order of the batches (ImageDetRecordIter decodes RGB; BGR
         batches are reversed after normalization, for models such as
         converted Caffe ones).
+    num_parts, part_index : int
+        Read only part ``part_index`` of ``num_parts`` equal byte ranges of the file
+        (distributed training: one part per worker, disjoint).
     """
 
     def __init__(self, rec_path, *, batch_size: int, data_shape: int,
                  mean: Tuple[float, float, float], std: Tuple[float, float, float],
                  augmentation: Augmentation = NO_AUGMENTATION, shuffle: bool = False, seed: int = 0,
                  max_objects: Optional[int] = None, threads: Optional[int] = None,
-                 wrap_last_batch: bool = True, channel_order: str = "RGB"):
+                 wrap_last_batch: bool = True, channel_order: str = "RGB", num_parts: int = 1,
+                 part_index: int = 0):
         super().__init__(batch_size)
         if channel_order not in ("RGB", "BGR"):
             raise ValueError(f"channel_order must be RGB or BGR, got {channel_order!r}")
@@ -99,6 +103,7 @@ class DetRecordIter(mx.io.DataIter):
         for p in (rec_path, idx_path):
             if not p.is_file():
                 raise DatasetError(f"{p}: not found")
+        check_recordio(rec_path)  # MXNet would crash or hang on a damaged file
         if max_objects is None:
             max_objects = int(read_sidecar(rec_path)["max_objects"])
         self.max_objects = max(1, max_objects)
@@ -113,6 +118,7 @@ class DetRecordIter(mx.io.DataIter):
             mean_r=mean[0], mean_g=mean[1], mean_b=mean[2],
             std_r=std[0], std_g=std[1], std_b=std[2],
             resize_mode="force", inter_method=1, round_batch=wrap_last_batch,
+            num_parts=num_parts, part_index=part_index,
             preprocess_threads=threads or os.cpu_count() or 1,
             **augmentation.iter_kwargs(mean))
         self.provide_data = [mx.io.DataDesc("data", (batch_size, 3, data_shape, data_shape))]
@@ -134,7 +140,9 @@ class DetRecordIter(mx.io.DataIter):
         count = min(count, self.max_objects)
         objects = rows[:, start:start + count * width].reshape((rows.shape[0], count, width))
         objects = objects[:, :, :label_layout.OBJECT_WIDTH]
-        data = [mx.nd.flip(batch.data[0], axis=1)] if self._bgr else batch.data
-        return DetBatch(data=data, label=[objects], pad=batch.pad, index=batch.index,
+        # MXNet's iterator refills the same buffers: each batch gets arrays of its own, so that
+        # batches can be kept (a list of them, a prefetch queue) without changing under the holder.
+        data = [mx.nd.flip(batch.data[0], axis=1) if self._bgr else batch.data[0].copy()]
+        return DetBatch(data=data, label=[objects], pad=batch.pad, index=np.array(batch.index),
                         provide_data=self.provide_data, provide_label=self.provide_label,
                         image_sizes=label_layout.iter_image_sizes(rows_np))

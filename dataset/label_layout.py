@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.boxes import box_scale
+from dataset.records import DatasetError
 
 HEADER_WIDTH = 4
 #: Where ``image_width, image_height`` sit in a record's header.
@@ -39,13 +40,18 @@ def pack(objects: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def unpack(label: np.ndarray) -> np.ndarray:
-    """(n, object_width) objects from a flat record label (padding rows dropped)."""
+    """(n, object_width) objects from a flat record label (padding rows dropped).
+
+    Raises DatasetError for a label that is not a detection label.
+    """
     label = np.asarray(label, dtype=np.float32).ravel()
     if label.size < 2:
-        raise ValueError(f"label of length {label.size} has no header")
+        raise DatasetError(f"label of length {label.size} has no header")
+    if not np.isfinite(label[:2]).all():
+        raise DatasetError(f"label header {label[:2].tolist()} is not a detection label")
     header, width = int(label[0]), int(label[1])
-    if header < 2 or width < 5:
-        raise ValueError(f"label header width {header} / object width {width} is not a detection label")
+    if header < 2 or width < 5 or header > label.size:
+        raise DatasetError(f"label header width {header} / object width {width} is not a detection label")
     body = label[header:]
     objects = body[: body.size // width * width].reshape(-1, width)
     return valid_objects(objects)

@@ -7,17 +7,18 @@ derive ``label_pad_width``. All three files are written atomically.
 """
 from __future__ import annotations
 
+import functools
 import json
+import struct
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import cv2
 import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
 from common.atomic import atomic_paths, write_json, write_text
-from common.images import decode_image
+from common.images import ImageError, decode_image
 from dataset import label_layout
 from dataset.records import DatasetError, ImageRecord
 
@@ -43,9 +44,13 @@ def _read_image_bytes(record: ImageRecord) -> bytes:
         data = Path(record.path).read_bytes()
     except OSError as err:
         raise DatasetError(f"{where}: cannot read image: {err.strerror or err}") from None
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetError(f"{where}: not a readable image")
+    try:
+        image = decode_image(data, where)
+    except ImageError as err:
+        raise DatasetError(str(err)) from None
+    if min(image.shape[:2]) < MIN_SIDE:
+        raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]}; training images need "
+                           f"sides of at least {MIN_SIDE} px")
     if image.shape[:2] != (record.height, record.width):
         raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but the annotation "
                            f"says {record.width}x{record.height}")
@@ -88,6 +93,77 @@ def pack_records(records: Sequence[ImageRecord], rec_path: Path, class_names: Se
     return info
 
 
+#: The magic number that starts every record of an MXNet RecordIO file (dmlc-core recordio).
+RECORD_MAGIC = 0xCED7230A
+#: Smallest image side, in pixels, packing accepts: SSD's crops and resizes of smaller images break
+#: (ImageDetRecordIter fails inside OpenCV on a 1x1 image).
+MIN_SIDE = 16
+
+
+def check_recordio(rec_path: Path) -> int:
+    """Check a ``.rec`` (and its ``.idx``) before MXNet reads it; returns the number of records.
+
+    Every record must start with RecordIO's magic number and fit in the file; every ``.idx``
+    line must be ``index<TAB>offset`` with the offset of a record; the file must hold at least
+    one record. Errors name the file and the record (or ``.idx`` line). Results are cached by
+    file size and modification time.
+    """
+    rec_path = Path(rec_path)
+    if not rec_path.is_file():
+        raise DatasetError(f"{rec_path}: record file not found")
+    idx_path = rec_path.with_suffix(".idx")
+    stamp = tuple((p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else None
+                  for p in (rec_path, idx_path))
+    return _checked(str(rec_path), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(rec: str, stamp) -> int:
+    rec_path = Path(rec)
+    size = rec_path.stat().st_size
+    if size == 0:
+        raise DatasetError(f"{rec_path}: empty file, no records")
+    starts = []
+    with open(rec_path, "rb") as f:
+        offset = 0
+        while offset < size:
+            where = f"{rec_path}: record {len(starts)} at byte {offset}"
+            head = f.read(8)
+            if len(head) < 8:
+                raise DatasetError(f"{where}: the file ends inside its header (truncated)")
+            magic, lrec = struct.unpack("<II", head)
+            if magic != RECORD_MAGIC:
+                raise DatasetError(f"{where}: not a RecordIO record (magic {magic:#010x}, expected "
+                                   f"{RECORD_MAGIC:#010x}); not a .rec file, or a damaged one")
+            length = lrec & ((1 << 29) - 1)
+            end = offset + 8 + length + (-length % 4)
+            if end > size:
+                raise DatasetError(f"{where}: {length} bytes announced, {size - offset - 8} left "
+                                   "(truncated)")
+            if (lrec >> 29) in (0, 1):  # a whole record, or the first part of a split one
+                starts.append(offset)
+            f.seek(end)
+            offset = end
+    _check_index(rec_path, set(starts))
+    return len(starts)
+
+
+def _check_index(rec_path: Path, starts: set) -> None:
+    idx_path = rec_path.with_suffix(".idx")
+    if not idx_path.is_file():
+        return
+    with open(idx_path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 2 or not all(p.isdigit() for p in parts):
+                raise DatasetError(f"{idx_path}:{number}: expected 'index<TAB>offset', got {line.strip()!r}")
+            if int(parts[1]) not in starts:
+                raise DatasetError(f"{idx_path}:{number}: offset {parts[1]} is not the start of a record of "
+                                   f"{rec_path} (the index belongs to another file, or the .rec was changed)")
+
+
 def sidecar_path(rec_path: Path) -> Path:
     return Path(rec_path).with_suffix(".json")
 
@@ -104,16 +180,18 @@ def read_sidecar(rec_path: Path) -> dict:
 
 
 def num_records(rec_path: Path) -> int:
-    """Images in ``rec_path``: the sidecar's count, else the lines of its ``.idx``."""
+    """Images in ``rec_path`` (checked with ``check_recordio``; the sidecar must agree)."""
+    count = check_recordio(rec_path)
     info = read_sidecar(rec_path) if sidecar_path(rec_path).is_file() else {}
-    if info.get("num_images"):
-        return int(info["num_images"])
-    with open(Path(rec_path).with_suffix(".idx")) as f:
-        return sum(1 for line in f if line.strip())
+    if info.get("num_images") and int(info["num_images"]) != count:
+        raise DatasetError(f"{sidecar_path(rec_path)}: says {info['num_images']} images, "
+                           f"{rec_path} holds {count}")
+    return count
 
 
 def read_images(rec_path: Path, count: int) -> list:
     """The first ``count`` images of ``rec_path``, decoded to BGR arrays."""
+    check_recordio(rec_path)
     reader = mx.recordio.MXRecordIO(str(rec_path), "r")
     images = []
     try:
@@ -122,7 +200,10 @@ def read_images(rec_path: Path, count: int) -> list:
             if item is None:
                 break
             header, data = mx.recordio.unpack(item)
-            images.append(decode_image(data, f"{rec_path} record {len(images)}"))
+            try:
+                images.append(decode_image(data, f"{rec_path}: record {len(images)}"))
+            except ImageError as err:
+                raise DatasetError(str(err)) from None
     finally:
         reader.close()
     return images
@@ -136,15 +217,19 @@ def scan_max_objects(rec_path: Path) -> int:
 def read_labels(rec_path: Path) -> Iterable[np.ndarray]:
     """Yield each record's (n, width) objects, in file order."""
     rec_path = Path(rec_path)
-    if not rec_path.is_file():
-        raise DatasetError(f"{rec_path}: record file not found")
+    check_recordio(rec_path)
     reader = mx.recordio.MXRecordIO(str(rec_path), "r")
     try:
+        number = 0
         while True:
             item = reader.read()
             if item is None:
                 return
-            yield label_layout.unpack(mx.recordio.unpack(item)[0].label)
+            try:
+                yield label_layout.unpack(mx.recordio.unpack(item)[0].label)
+            except ValueError as err:
+                raise DatasetError(f"{rec_path}: record {number}: {err}") from None
+            number += 1
     finally:
         reader.close()
 

@@ -5,6 +5,7 @@ ymax]``; class ids are 0-based foreground ids.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Sequence, Tuple
@@ -44,6 +45,8 @@ def validate_box(obj: BoxObject, width: int, height: int, where: str) -> None:
     ``width``/``height`` are accepted.
     """
     coords = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
+    if not all(math.isfinite(v) for v in coords):
+        raise DatasetError(f"{where}: box {coords} has a coordinate that is not a finite number")
     if obj.xmax <= obj.xmin or obj.ymax <= obj.ymin:
         raise DatasetError(f"{where}: empty box (xmin, ymin, xmax, ymax) = {coords}: "
                            "needs xmax > xmin and ymax > ymin")

@@ -6,6 +6,7 @@ size, as the original SSD tools do.
 """
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import List, Sequence
@@ -34,9 +35,12 @@ def _text(node, tag: str, where: str) -> str:
 def _number(node, tag: str, where: str) -> float:
     value = _text(node, tag, where)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise DatasetError(f"{where}: <{tag}> is not a number: {value!r}") from None
+    if not math.isfinite(number):
+        raise DatasetError(f"{where}: <{tag}> is not a finite number: {value!r}")
+    return number
 
 
 def parse_annotation(xml_path: Path, class_names: Sequence[str]) -> ImageRecord:

@@ -46,7 +46,7 @@ def _evaluate(args, detector, extra):
     """Evaluators filled over the chosen data (``extra`` ones too), and the kept samples with images."""
     from common.images import read_image
     from dataset.coco import load_coco
-    from dataset.recordio import read_images
+    from dataset.recordio import read_images, read_sidecar
     from dataset.voc import load_voc
     from evaluate.coco_eval import COCOEvaluator
     from evaluate.runner import evaluate_rec, evaluate_records
@@ -68,6 +68,9 @@ def _evaluate(args, detector, extra):
     coco = COCOEvaluator(names) if args.coco else None
     evaluators = [voc] + ([coco] if coco else []) + extra
     if args.rec:
+        stored = read_sidecar(args.rec).get("class_names")
+        if stored and tuple(stored) != tuple(names):
+            raise ValueError(f"{args.rec}: holds classes {stored}; the model predicts {list(names)}")
         samples = evaluate_rec(detector, args.rec, evaluators, batch_size=args.batch_size,
                                progress=args.progress, keep=keep)
         return voc, coco, samples, read_images(args.rec, len(samples))

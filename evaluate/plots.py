@@ -91,9 +91,9 @@ def annotate(image_bgr: np.ndarray, ground_truth: np.ndarray, detections: np.nda
     return draw_detections(out, dets, class_names)
 
 
-def save_examples(images: Sequence[np.ndarray], samples, class_names: Sequence[str], path: Path,
-                  *, thresh: float = 0.3, tile: int = 320, columns: int = 4) -> Path:
-    """A grid JPEG of ``images`` (BGR) annotated with their ``samples``' boxes."""
+def example_grid(images: Sequence[np.ndarray], samples, class_names: Sequence[str], *, thresh: float = 0.3,
+                 tile: int = 320, columns: int = 4) -> np.ndarray:
+    """A BGR grid of ``images`` annotated with their ``samples``' boxes (ground truth and predictions)."""
     tiles = []
     for image, sample in zip(images, samples):
         drawn = annotate(image, sample.ground_truth, sample.detections, class_names, thresh)
@@ -106,7 +106,13 @@ def save_examples(images: Sequence[np.ndarray], samples, class_names: Sequence[s
         raise ValueError("no images to draw")
     rows = -(-len(tiles) // columns)
     tiles += [np.full_like(tiles[0], 255)] * (rows * columns - len(tiles))
-    grid = np.vstack([np.hstack(tiles[r * columns:(r + 1) * columns]) for r in range(rows)])
+    return np.vstack([np.hstack(tiles[r * columns:(r + 1) * columns]) for r in range(rows)])
+
+
+def save_examples(images: Sequence[np.ndarray], samples, class_names: Sequence[str], path: Path,
+                  *, thresh: float = 0.3, tile: int = 320, columns: int = 4) -> Path:
+    """A grid JPEG of ``images`` (BGR) annotated with their ``samples``' boxes (``example_grid``)."""
+    grid = example_grid(images, samples, class_names, thresh=thresh, tile=tile, columns=columns)
     with atomic_paths(path) as (tmp,):
         ok, data = cv2.imencode(".jpg", grid)
         Path(tmp).write_bytes(data.tobytes())

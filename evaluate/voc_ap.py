@@ -126,6 +126,10 @@ class VOCEvaluator:
             ``(width, height)`` in pixels: boxes are compared in pixels, VOC style.
         """
         dets, gts, difficult, offset = image_boxes(detections, ground_truth, image_size)
+        top = int(gts[:, objs.CLASS_ID].max()) if len(gts) else -1
+        if top >= len(self.class_names):
+            raise ValueError(f"image {self.num_images}: ground-truth class id {top}, but the model has "
+                             f"{len(self.class_names)} classes ({', '.join(self.class_names)})")
         self.num_images += 1
         for c in range(len(self.class_names)):
             of_c = gts[:, objs.CLASS_ID] == c
@@ -157,6 +161,14 @@ class VOCEvaluator:
             else:
                 out.append(0)
         return out
+
+    def scored(self, c: int):
+        """``(labels, scores)`` of class ``c``'s detections: 1 for a true positive, 0 for a false one
+        (detections of difficult objects left out), for PR-curve tools such as TensorBoard's."""
+        scores = np.array(self._scores[c], np.float64)
+        matches = np.array(self._matches[c], np.int64)
+        keep = matches >= 0
+        return (matches[keep] == 1).astype(np.int64), scores[keep]
 
     def pr_curve(self, c: int):
         """``(recall, precision)`` arrays of class ``c``, by descending score; None without GT."""

@@ -4,6 +4,8 @@ Usage::
 
     python -m tools.prepare_dataset --dataset voc --root data/VOCdevkit/synthetic \\
         --split trainval --out data/synthetic/train.rec
+    python -m tools.prepare_dataset --root data/VOCdevkit/VOC2007 --split trainval \\
+        --root data/VOCdevkit/VOC2012 --split trainval --class-names voc --out data/voc0712/trainval.rec
     python -m tools.prepare_dataset --dataset coco --root images/ \\
         --annotations instances_train.json --out data/coco/train.rec
     python -m tools.prepare_dataset --dataset list --root images/ --annotations train.txt \\
@@ -40,11 +42,13 @@ SHOW_SKIPPED = 20
 def build_parser() -> argparse.ArgumentParser:
     p = cli.make_parser("python -m tools.prepare_dataset", "Pack a detection dataset into RecordIO.")
     p.add_argument("--dataset", choices=("voc", "coco", "list"), default="voc", help="input format")
-    p.add_argument("--root", type=Path, required=True,
-                   help="voc: the folder holding Annotations/, JPEGImages/, ImageSets/Main/; "
-                        "coco and list: the folder image paths are relative to")
+    p.add_argument("--root", type=Path, action="append", required=True,
+                   help="voc: the folder holding Annotations/, JPEGImages/, ImageSets/Main/ (repeat with "
+                        "--split for several: VOC2007 and VOC2012 into one .rec); coco and list: the folder "
+                        "image paths are relative to")
     p.add_argument("--split", action="append", default=None,
-                   help="voc: image set name (ImageSets/Main/<split>.txt); repeat to concatenate")
+                   help="voc: image set name (ImageSets/Main/<split>.txt); repeat to concatenate (one per "
+                        "--root when several roots are given)")
     p.add_argument("--annotations", type=Path, default=None,
                    help="coco: the instances json; list: the list file")
     p.add_argument("--class-names", default=None,
@@ -65,10 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 def load(args) -> Tuple[List[ImageRecord], Tuple[str, ...], List[str]]:
     """Records, class names and skipped-item reasons of the dataset the flags describe."""
     if args.dataset == "voc":
-        if not args.split:
-            raise DatasetError("--dataset voc needs --split")
-        names = _voc_names(args)
-        return [r for split in args.split for r in load_voc(args.root, split, names)], names, []
+        sets = voc_sets(args.root, args.split)
+        names = _voc_names(args, sets[0])
+        return [r for root, split in sets for r in load_voc(root, split, names)], names, []
+    if len(args.root) > 1:
+        raise DatasetError(f"--dataset {args.dataset} takes one --root")
+    args.root = args.root[0]
     if args.annotations is None:
         raise DatasetError(f"--dataset {args.dataset} needs --annotations")
     if args.dataset == "coco":
@@ -80,12 +86,24 @@ def load(args) -> Tuple[List[ImageRecord], Tuple[str, ...], List[str]]:
     return load_list(args.annotations, args.root, names), names, []
 
 
-def _voc_names(args) -> Tuple[str, ...]:
+def voc_sets(roots: Sequence[Path], splits: Optional[Sequence[str]]) -> List[Tuple[Path, str]]:
+    """``(root, split)`` pairs: every split of one root, or one split per root (VOC2007 + VOC2012)."""
+    if not splits:
+        raise DatasetError("--dataset voc needs --split")
+    if len(roots) == 1:
+        return [(roots[0], split) for split in splits]
+    if len(roots) != len(splits):
+        raise DatasetError(f"{len(roots)} --root and {len(splits)} --split: give one --split per --root")
+    return list(zip(roots, splits))
+
+
+def _voc_names(args, first: Tuple[Path, str]) -> Tuple[str, ...]:
+    root, split = first
     if args.class_names:
         return read_class_names(args.class_names)
-    if (args.root / "classes.txt").is_file():
-        return read_class_names(str(args.root / "classes.txt"))
-    names = scan_class_names(args.root, args.split[0])
+    if (root / "classes.txt").is_file():
+        return read_class_names(str(root / "classes.txt"))
+    names = scan_class_names(root, split)
     log.info("no class list given: using the %d names found in the annotations: %s",
              len(names), ", ".join(names))
     return names
@@ -106,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         random.Random(args.seed).shuffle(records)
     info = pack_records(records, args.out, names, progress=args.progress)
     if args.lst:
-        write_lst(records, args.out.with_suffix(".lst"), root=args.root)
+        root = args.root if isinstance(args.root, Path) else args.root[0] if len(args.root) == 1 else None
+        write_lst(records, args.out.with_suffix(".lst"), root=root)
     print(f"{args.out}: {info['num_images']} images, {len(names)} classes, "
           f"at most {info['max_objects']} objects per image"
           + (f"; {len(skipped)} items skipped or changed (listed above)" if skipped else ""))

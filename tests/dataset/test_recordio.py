@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from dataset.augmentation import Augmentation
 from dataset.iterator import SHUFFLE_CHUNK_MB, DetRecordIter
 from dataset.recordio import (
     normalized_objects,
@@ -30,63 +29,6 @@ def test_packed_labels_equal_the_annotations(voc_root, packed):
     assert info["max_objects"] == max(len(r.objects) for r in records) == scan_max_objects(packed[0])
 
 
-def test_iterator_reads_back_every_label_exactly(voc_root, packed):
-    records = load_voc(voc_root, "trainval", CLASSES)
-    it = DetRecordIter(packed[0], batch_size=6, data_shape=64, mean=MEAN, std=STD, wrap_last_batch=False)
-    for _ in range(3):  # every pass, including one reset right after construction, sees each image once
-        it.reset()
-        got = []
-        for batch in it:
-            assert batch.data[0].shape == (6, 3, 64, 64)
-            assert batch.label[0].shape == (6, it.max_objects, 6)
-            got.extend(batch.label[0].asnumpy()[: 6 - batch.pad])
-        assert len(got) == len(records)
-    for rec, lab in zip(records, got):
-        want = normalized_objects(rec)
-        want = want[want[:, 0] >= 0]
-        np.testing.assert_array_equal(lab[: len(want)], want)
-        assert np.all(lab[len(want):] == -1)
-
-
-def test_iterator_normalizes_pixels(voc_root, packed):
-    import cv2
-    records = load_voc(voc_root, "trainval", CLASSES)
-    it = DetRecordIter(packed[0], batch_size=1, data_shape=32, mean=MEAN, std=STD)
-    data = it.next().data[0].asnumpy()[0]
-    image = cv2.imread(str(records[0].path))[:, :, ::-1]
-    resized = cv2.resize(image, (32, 32), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
-    want = (resized - np.array(MEAN).reshape(3, 1, 1)) / np.array(STD).reshape(3, 1, 1)
-    assert np.abs(data - want).mean() < 0.05
-
-
-def test_bgr_batches_are_the_rgb_ones_reversed(packed):
-    """A BGR model's mean/std are given in BGR order; the batch's channels come reversed."""
-    rgb = DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN, std=STD, wrap_last_batch=False)
-    bgr = DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN[::-1], std=STD[::-1],
-                        wrap_last_batch=False, channel_order="BGR")
-    a, b = rgb.next(), bgr.next()
-    np.testing.assert_allclose(b.data[0].asnumpy(), a.data[0].asnumpy()[:, ::-1], rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(b.label[0].asnumpy(), a.label[0].asnumpy())
-    with pytest.raises(ValueError, match="channel_order must be RGB or BGR"):
-        DetRecordIter(packed[1], batch_size=2, data_shape=32, mean=MEAN, std=STD, channel_order="GBR")
-
-
-def test_augmented_batches_keep_valid_boxes(packed):
-    it = DetRecordIter(packed[0], batch_size=8, data_shape=96, mean=MEAN, std=STD,
-                       augmentation=Augmentation(), shuffle=True, seed=1)
-    seen = 0
-    for _ in range(2):
-        it.reset()
-        for batch in it:
-            lab = batch.label[0].asnumpy().reshape(-1, 6)
-            real = lab[lab[:, 0] >= 0]
-            seen += len(real)
-            assert np.all(real[:, 0] < len(CLASSES))
-            assert np.all((real[:, 1:5] >= 0) & (real[:, 1:5] <= 1))
-            assert np.all(real[:, 3] > real[:, 1]) and np.all(real[:, 4] > real[:, 2])
-    assert seen > 0
-
-
 def test_unreadable_image_names_the_file_and_writes_nothing(tmp_path, voc_root, packed):
     records = load_voc(voc_root, "trainval", CLASSES)[:3]
     bad = tmp_path / "broken.jpg"
@@ -94,7 +36,7 @@ def test_unreadable_image_names_the_file_and_writes_nothing(tmp_path, voc_root, 
     records[1].path = bad
     out = tmp_path / "out.rec"
     out.write_bytes(b"previous")
-    with pytest.raises(DatasetError, match="broken.jpg.*not a readable image"):
+    with pytest.raises(DatasetError, match="broken.jpg.*not a JPEG, PNG, BMP or WebP image"):
         pack_records(records, out, CLASSES, progress=False)
     assert out.read_bytes() == b"previous"
     assert not out.with_suffix(".idx").exists()

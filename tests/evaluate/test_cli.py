@@ -22,7 +22,7 @@ def test_rec_and_voc_folder_give_the_same_map(checkpoint, packed, voc_root, tmp_
 
 def test_evaluate_errors(checkpoint, tmp_path, capsys):
     assert evaluate.main(["--prefix", str(checkpoint), "--rec", str(tmp_path / "none.rec")]) == 2
-    assert "none.rec: not found" in capsys.readouterr().err
+    assert "none.rec: record file not found" in capsys.readouterr().err
 
 
 def test_coco_json_source_plots_examples_and_results(checkpoint, voc_root, tmp_path, capsys):

@@ -101,3 +101,46 @@ def test_missing_flags_are_named(tmp_path, capsys):
     assert prepare_dataset.main(["--dataset", "list", "--root", str(tmp_path), "--annotations", "l.txt",
                                  "--out", "x.rec"]) == 2
     assert "--dataset list needs --class-names" in capsys.readouterr().err
+
+
+def _fake_voc_year(root, year, count, start):
+    """A VOC<year> folder of ``count`` images with VOC class names (synthetic pictures)."""
+    import cv2
+    import numpy as np
+
+    from dataset.classes import VOC_CLASSES
+    folder = root / f"VOC{year}"
+    for sub in ("Annotations", "JPEGImages", "ImageSets/Main"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    ids = [f"{year}_{start + i:06d}" for i in range(count)]
+    for k, image_id in enumerate(ids):
+        pixels = np.full((60, 80, 3), 40 * k % 255, np.uint8)
+        cv2.imwrite(str(folder / "JPEGImages" / f"{image_id}.jpg"), pixels)
+        name = VOC_CLASSES[k % len(VOC_CLASSES)]
+        (folder / "Annotations" / f"{image_id}.xml").write_text(
+            f"<annotation><filename>{image_id}.jpg</filename><size><width>80</width><height>60</height></size>"
+            f"<object><name>{name}</name><difficult>0</difficult><bndbox><xmin>5</xmin><ymin>5</ymin>"
+            f"<xmax>50</xmax><ymax>40</ymax></bndbox></object></annotation>")
+    (folder / "ImageSets" / "Main" / "trainval.txt").write_text("\n".join(ids) + "\n")
+    return folder
+
+
+def test_voc2007_and_voc2012_pack_into_one_rec(tmp_path, capsys):
+    import json
+
+    from dataset.recordio import read_labels
+    devkit = tmp_path / "VOCdevkit"
+    _fake_voc_year(devkit, 2007, 5, 0)
+    _fake_voc_year(devkit, 2012, 7, 100)
+    out = tmp_path / "voc0712.rec"
+    assert prepare_dataset.main(["--root", str(devkit / "VOC2007"), "--split", "trainval",
+                                 "--root", str(devkit / "VOC2012"), "--split", "trainval",
+                                 "--class-names", "voc", "--out", str(out), "--no-progress"]) == 0
+    assert "12 images, 20 classes" in capsys.readouterr().out
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["num_images"] == 12 and len(info["class_names"]) == 20
+    assert sorted(int(objs[0][0]) for objs in read_labels(out)) == sorted([k % 20 for k in range(5)]
+                                                                          + [k % 20 for k in range(7)])
+    assert prepare_dataset.main(["--root", str(devkit / "VOC2007"), "--root", str(devkit / "VOC2012"),
+                                 "--split", "trainval", "--class-names", "voc", "--out", str(out)]) == 2
+    assert "2 --root and 1 --split" in capsys.readouterr().err

@@ -33,7 +33,11 @@ def read_prototxt(path) -> "caffe_pb().NetParameter":
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: prototxt not found")
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ConversionError(f"{path}: binary data, not a text prototxt (is it the .caffemodel? the "
+                              "arguments are PROTOTXT CAFFEMODEL OUT)") from None
     net = caffe_pb().NetParameter()
     try:
         text_format.Parse(text, net)

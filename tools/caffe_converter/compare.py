@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 from typing import Optional, Sequence
 
-from common import cli
+from common import cli, errors
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         theirs = opencv_forward(args.prototxt, args.caffemodel, blob, [*args.blobs, detection_layer])
     except cv2.error as err:
-        reason = str(err).strip().splitlines()[-1]
+        reason = errors.reason(err)
         raise ValueError(f"{args.prototxt}: OpenCV cannot run it: {reason}") from None
     ours = mxnet_forward(args.prefix, blob, args.blobs)
     background = int(meta.made_by.get("background_label_id", 0))

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 import cv2
-import mxnet as mx
 import numpy as np
 
 from common import modelfile
@@ -46,7 +45,7 @@ def opencv_forward(prototxt, caffemodel, blob: np.ndarray, names: Sequence[str])
 
 def mxnet_forward(prefix, blob: np.ndarray, names: Sequence[str]) -> Dict[str, np.ndarray]:
     """Converted-model outputs: ``detection`` plus the internal outputs of Caffe layers ``names``."""
-    symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
+    symbol = modelfile.load_symbol(prefix)
     outputs = set(symbol.get_internals().list_outputs())
     for n in names:
         if f"{n}_output" not in outputs:
