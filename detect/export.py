@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from common import modelfile
-from detect.model import inference_symbol
+from detect.model import check_model, inference_symbol
 from symbol.coding import DetectionParams
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,8 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
     epoch = modelfile.resolve_epoch(prefix, epoch)
     symbol = inference_symbol(prefix, meta, detection)
     args, auxs = modelfile.load_params(prefix, epoch)
+    check_model(symbol, args, auxs, meta, prefix, epoch)
     needed_args, needed_auxs = set(symbol.list_arguments()) - {"data"}, set(symbol.list_auxiliary_states())
-    missing = sorted((needed_args - set(args)) | (needed_auxs - set(auxs)))
-    if missing:
-        raise ValueError(f"{modelfile.params_path(prefix, epoch)}: missing parameters {missing}")
     args, auxs = {k: args[k] for k in needed_args}, {k: auxs[k] for k in needed_auxs}
     made_by = dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}", export_command=command)
     if quantize == "int8":

@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 import numpy as np
 
-from common import modelfile
+from common import errors, modelfile
 from common.modelfile import ModelMeta
 from detect.detector import Detector
 from symbol.builder import deploy_symbol, detection_head
@@ -93,13 +93,56 @@ def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym
     detection head is attached to it. Checkpoints whose symbol lacks the named
     body outputs are rebuilt from their preset.
     """
-    symbol = mx.sym.load(str(modelfile.symbol_path(prefix)))
+    symbol = modelfile.load_symbol(prefix)
     if meta.kind != "train":
         return set_detection_params(symbol, params, meta.detection.get("nms_topk"))
     outputs = body_outputs(symbol)
     if outputs:
         return detection_head(*outputs, params)
     return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
+
+
+def check_model(symbol, args: dict, auxs: dict, meta: ModelMeta, prefix, epoch: int) -> None:
+    """The three files agree: the symbol takes the metadata's input size, the parameters fit the symbol
+    (names and shapes), and the symbol predicts as many classes as the metadata names.
+
+    Errors name the first disagreement and the files involved.
+    """
+    files = f"{modelfile.symbol_path(prefix).name}, {modelfile.params_path(prefix, epoch).name}"
+    size = meta.data_shape
+    preset = str(meta.made_by.get("preset", ""))
+    if preset.rsplit("_", 1)[-1].isdigit() and int(preset.rsplit("_", 1)[-1]) != size:
+        raise ValueError(f"{modelfile.meta_path(prefix)}: data_shape {size} disagrees with the model's "
+                         f"preset {preset}")
+    try:
+        arg_shapes, _, aux_shapes = symbol.infer_shape(data=(1, 3, size, size))
+    except mx.base.MXNetError as err:
+        reason = errors.reason(err, 160)
+        raise ValueError(f"{modelfile.symbol_path(prefix)}: cannot take the {size}x{size} input "
+                         f"{modelfile.meta_path(prefix).name} states ({reason})") from None
+    for given, names, shapes in ((args, symbol.list_arguments(), arg_shapes),
+                                 (auxs, symbol.list_auxiliary_states(), aux_shapes)):
+        for name, shape in zip(names, shapes):
+            if name == "data":
+                continue
+            if name not in given:
+                raise ValueError(f"{modelfile.params_path(prefix, epoch)}: no parameter {name!r}, which "
+                                 f"{modelfile.symbol_path(prefix).name} needs (the files of two models?)")
+            if tuple(given[name].shape) != tuple(shape):
+                raise ValueError(f"{modelfile.params_path(prefix, epoch)}: parameter {name!r} has shape "
+                                 f"{tuple(given[name].shape)}, {modelfile.symbol_path(prefix).name} needs "
+                                 f"{tuple(shape)} (the files of two models?)")
+    outputs = body_outputs(symbol)
+    caffe = meta.made_by.get("caffe_detection")
+    predicted = None
+    if outputs is not None:
+        _, out_shapes, _ = outputs[0].infer_shape(data=(1, 3, size, size))
+        predicted = out_shapes[0][1] - 1
+    elif caffe:
+        predicted = caffe["num_classes"] - (1 if 0 <= caffe["background_id"] < caffe["num_classes"] else 0)
+    if predicted is not None and predicted != meta.num_classes:
+        raise ValueError(f"{modelfile.meta_path(prefix)}: names {meta.num_classes} classes, the model "
+                         f"({files}) predicts {predicted}")
 
 
 class MXNetDetector(Detector):
@@ -124,10 +167,24 @@ class MXNetDetector(Detector):
         super().__init__(meta, batch_size=batch_size, epoch=epoch,
                          detection=detection or DetectionParams(**meta.detection), normalizes_inside=False)
         self.ctx = ctx or mx.cpu()
-        shape = (batch_size, 3, meta.data_shape, meta.data_shape)
-        self.module = mx.mod.Module(symbol, data_names=("data",), label_names=None, context=self.ctx)
-        self.module.bind(data_shapes=[("data", shape)], for_training=False)
+        self._symbol = symbol
+        self.module = self._bind(batch_size)
         self.module.set_params(arg_params, aux_params, allow_missing=False, allow_extra=True)
+        #: Modules for smaller batches, sharing the parameters (and memory) of ``module``.
+        self._smaller = {}
+
+    def _bind(self, batch: int, shared=None) -> mx.mod.Module:
+        module = mx.mod.Module(self._symbol, data_names=("data",), label_names=None, context=self.ctx)
+        module.bind(data_shapes=[("data", (batch, 3, self.meta.data_shape, self.meta.data_shape))],
+                    for_training=False, shared_module=shared)
+        return module
+
+    def _module_for(self, batch: int) -> mx.mod.Module:
+        if batch == self.batch_size:
+            return self.module
+        if batch not in self._smaller:
+            self._smaller[batch] = self._bind(batch, shared=self.module)
+        return self._smaller[batch]
 
     @classmethod
     def from_prefix(cls, prefix, epoch: Optional[int] = None, *, ctx=None, batch_size: int = 1,
@@ -138,15 +195,17 @@ class MXNetDetector(Detector):
         params = detection or DetectionParams(**meta.detection)
         symbol = inference_symbol(prefix, meta, params)
         args, auxs = modelfile.load_params(prefix, epoch)
+        check_model(symbol, args, auxs, meta, prefix, epoch)
         return cls(symbol, args, auxs, meta, ctx=ctx, batch_size=batch_size, epoch=epoch, detection=params)
 
     def forward(self, data: np.ndarray) -> np.ndarray:
-        """Raw detections (B, N, 6), normalized, for a preprocessed batch (B <= batch_size)."""
+        """Raw detections (B, N, 6), normalized, for a preprocessed batch (B <= batch_size).
+
+        A smaller batch runs on its own executor (parameters shared), not padded.
+        """
         n = data.shape[0]
         if n > self.batch_size:
             raise ValueError(f"batch of {n} images for a detector bound to {self.batch_size}")
-        if n < self.batch_size:
-            pad = np.zeros((self.batch_size - n,) + data.shape[1:], data.dtype)
-            data = np.concatenate([data, pad])
-        self.module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.ctx)]), is_train=False)
-        return self.module.get_outputs()[0].asnumpy()[:n]
+        module = self._module_for(n)
+        module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.ctx)]), is_train=False)
+        return module.get_outputs()[0].asnumpy()

@@ -29,13 +29,18 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from common import modelfile
+from common import errors, modelfile
 from common.atomic import atomic_paths
 from common.modelfile import ModelMeta
-from detect.model import body_outputs, forward_nodes, inference_symbol
+from detect.model import body_outputs, check_model, forward_nodes, inference_symbol
 from detect.onnx import postprocess
 from detect.onnx.graph import OPSET, GraphBuilder, float_tensor
-from detect.onnx.optimize import exact_ceil_average_pool, explicit_large_pads, fold_batchnorm
+from detect.onnx.optimize import (
+    exact_ceil_average_pool,
+    explicit_large_pads,
+    fold_batchnorm,
+    l2_normalization_as_reductions,
+)
 from symbol.coding import DetectionParams
 
 log = logging.getLogger(__name__)
@@ -142,9 +147,10 @@ def assemble(body: onnx.ModelProto, body_names: List[str], kind: str, constant: 
              detection: DetectionParams) -> onnx.ModelProto:
     """The whole model: normalization, ``body`` (outputs renamed to the stage's inputs), detection stage."""
     graph = body.graph
+    counts = (fold_batchnorm(graph), explicit_large_pads(graph), exact_ceil_average_pool(body),
+              l2_normalization_as_reductions(graph))
     log.debug("folded %d BatchNorm layers into their convolutions; padded %d poolings explicitly; rewrote "
-              "%d partial-window average poolings", fold_batchnorm(graph), explicit_large_pads(graph),
-              exact_ceil_average_pool(body))
+              "%d partial-window average poolings and %d L2 normalizations", *counts)
     _rename(graph, graph.input[0].name, NORMALIZED)
     canonical = MULTIBOX_OUTPUTS if kind == "multibox" else CAFFE_OUTPUTS
     for old, new in zip(body_names, canonical):
@@ -202,7 +208,7 @@ def _smoke_test(model: onnx.ModelProto, size: int, where: str) -> None:
     except (ort.capi.onnxruntime_pybind11_state.Fail, ort.capi.onnxruntime_pybind11_state.InvalidArgument,
             ort.capi.onnxruntime_pybind11_state.RuntimeException) as err:
         raise ExportError(f"{where}: the exported graph cannot take a {size}x{size} input: "
-                          f"{str(err).splitlines()[0]}") from None
+                          f"{errors.reason(err)}") from None
 
 
 def build_model(symbol: mx.sym.Symbol, args: dict, auxs: dict, meta: ModelMeta, detection: DetectionParams,
@@ -223,7 +229,7 @@ def build_model(symbol: mx.sym.Symbol, args: dict, auxs: dict, meta: ModelMeta, 
     try:
         onnx.checker.check_model(model, full_check=True)
     except onnx.checker.ValidationError as err:
-        reason = str(err).splitlines()[0]
+        reason = errors.reason(err)
         raise ExportError(f"{where}: the assembled graph is not valid ONNX: {reason}") from None
     _smoke_test(model, size, where)
     return model
@@ -244,6 +250,7 @@ def export_onnx(prefix, epoch: Optional[int], out, detection: DetectionParams, c
     epoch = modelfile.resolve_epoch(prefix, epoch)
     args, auxs = modelfile.load_params(prefix, epoch)
     symbol = inference_symbol(prefix, meta, detection)
+    check_model(symbol, args, auxs, meta, prefix, epoch)
     path = onnx_path(out)
     meta = replace(meta, made_by=dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}",
                                       export_command=command))

@@ -76,7 +76,8 @@ def quantize_model(model: onnx.ModelProto, reader, mode: str = "naive") -> onnx.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=method, nodes_to_exclude=excluded, op_types_to_quantize=QUANTIZED_OPS,
+                        calibrate_method=method, nodes_to_exclude=excluded,
+                        op_types_to_quantize=QUANTIZED_OPS,
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
         result = onnx.load(str(quantized))
     ops = [n.op_type for n in result.graph.node]

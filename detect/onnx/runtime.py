@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import onnx
 
+from common import errors
 from common.modelfile import ModelMeta
 from detect.detector import Detector
 from detect.onnx import export
@@ -40,7 +41,7 @@ def load_model(path) -> onnx.ModelProto:
         model = onnx.load(str(path))
     except Exception as err:  # the protobuf decoder's errors have no common base  # noqa: BLE001
         raise OnnxFileError(f"{path}: not a readable ONNX file ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else 'truncated or corrupt'})") from None
+                            f"{errors.reason(err) if str(err) else 'truncated or corrupt'})") from None
     if not model.graph.node:
         raise OnnxFileError(f"{path}: not a readable ONNX file (no graph)")
     return model
@@ -110,7 +111,7 @@ class OnnxDetector(Detector):
                                                 providers=providers(gpu))
         except (ort.capi.onnxruntime_pybind11_state.Fail,
                 ort.capi.onnxruntime_pybind11_state.InvalidGraph) as err:
-            raise OnnxFileError(f"{path}: ONNX Runtime cannot load it: {str(err).splitlines()[0]}") from None
+            raise OnnxFileError(f"{path}: ONNX Runtime cannot load it: {errors.reason(err)}") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def forward(self, data: np.ndarray) -> np.ndarray:
