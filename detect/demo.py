@@ -20,9 +20,21 @@ log = logging.getLogger("demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.make_parser("python demo.py", "Run a detector on images.")
+    p = cli.make_parser("python demo.py", "Run a detector on images, a video or a camera.")
     p.add_argument("images", nargs="*", default=[str(DEMO_IMAGES)],
                    help="image files, folders or glob patterns (default: data/demo)")
+    source = p.add_argument_group("video and camera")
+    one = source.add_mutually_exclusive_group()
+    one.add_argument("--video", type=Path, default=None,
+                     help="a video file: writes OUT/<name>.mp4 (or --out FILE.mp4) with the detections drawn")
+    one.add_argument("--camera", type=cli.nonnegative_int, default=None, metavar="N",
+                     help="camera N: a window when a display exists, else OUT/camera.mp4 (Ctrl-C or q stops)")
+    source.add_argument("--every", type=cli.positive_int, default=1, metavar="K",
+                        help="detect on every K-th frame (the frames between show the last detections)")
+    source.add_argument("--jsonl", action=argparse.BooleanOptionalAction, default=False,
+                        help="also write each detected frame's detections as JSON lines beside the video")
+    source.add_argument("--max-frames", type=cli.positive_int, default=None,
+                        help="stop after this many frames")
     cli.add_model_args(p, default=str(BUNDLED_MODEL))
     p.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     p.add_argument("--thresh", type=cli.unit_float, default=0.5, help="minimum score to report")
@@ -64,6 +76,60 @@ def _previous_images(out: Path) -> List[Path]:
         return []
 
 
+def _video_path(args, name: str) -> Path:
+    return args.out if args.out.suffix.lower() == ".mp4" else args.out / f"{name}.mp4"
+
+
+def run_video(args: argparse.Namespace, detector, names) -> int:
+    """``--video`` or ``--camera``: annotated frames to a .mp4 (or a window), JSON lines optionally."""
+    import contextlib
+
+    import cv2
+
+    from common.atomic import atomic_paths
+    from detect import video
+    camera = args.camera is not None
+    capture = video.open_capture(args.camera if camera else str(args.video),
+                                 "camera" if camera else str(args.video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    total = None if camera else int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    window = camera and video.has_display() and args.out.suffix.lower() != ".mp4"
+    target = _video_path(args, "camera" if camera else args.video.stem)
+    with contextlib.ExitStack() as stack:
+        jsonl = None
+        if args.jsonl:
+            (tmp,) = stack.enter_context(atomic_paths(target.with_suffix(".jsonl")))
+            jsonl = stack.enter_context(open(tmp, "w"))
+        if window:
+            def show(frame):
+                cv2.imshow("SSD (q to quit)", frame)
+                return cv2.waitKey(1) & 0xFF != ord("q")
+            sink = lambda frame: None  # noqa: E731
+        else:
+            writer = stack.enter_context(video.video_writer(target, fps, size))
+            sink, show = writer.write, None
+        try:
+            stats = video.annotate_stream(detector, names, video.frames(capture, args.max_frames), sink,
+                                          every=args.every, thresh=args.thresh, jsonl=jsonl, show=show,
+                                          total=total, progress=not camera)
+        except KeyboardInterrupt:
+            if not camera:
+                raise
+            stats = None  # a camera run ends with Ctrl-C: keep what was written
+        finally:
+            if jsonl is not None:
+                jsonl.flush()
+    capture.release()
+    if window:
+        cv2.destroyAllWindows()
+    done = f"{stats.frames} frames, {stats.detected} detected at {stats.fps:.1f} fps" if stats else "stopped"
+    print(f"{'camera ' + str(args.camera) if camera else args.video}: {done}"
+          + ("" if window else f"; wrote {target}" + (f" and {target.with_suffix('.jsonl')}" if args.jsonl
+                                                          else "")))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from common.atomic import write_json, write_text
     from common.images import read_image
@@ -78,9 +144,10 @@ def run(args: argparse.Namespace) -> int:
         if len(names) != detector.meta.num_classes:
             raise ValueError(f"--class-names gives {len(names)} names; the model has "
                              f"{detector.meta.num_classes} classes")
+    if args.video is not None or args.camera is not None:
+        return run_video(args, detector, names)
     paths = expand_inputs(args.images)
     stale = _previous_images(args.out)
-    args.out.mkdir(parents=True, exist_ok=True)
     results, lines, used, failed = [], [], set(), 0
     for path in paths:
         try:
@@ -100,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         lines += tsv_lines(str(path), rows)
         print(f"{path}: {len(rows)} detections " + ", ".join(
             f"{r['class_name']} {r['score']:.2f}" for r in rows[:8]) + (" ..." if len(rows) > 8 else ""))
+    if not results:
+        raise ValueError(f"none of the {len(paths)} input(s) is a readable image; nothing written")
     write_json(args.out / "detections.json", {"model": str(args.prefix), "epoch": detector.epoch,
                                                "thresh": args.thresh, "images": results})
     write_text(args.out / "detections.tsv", "\n".join([TSV_HEADER] + lines) + "\n")

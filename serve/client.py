@@ -1,0 +1,112 @@
+"""A small load client for the service: concurrent raw-body POSTs, latencies and answers.
+
+Used by the load test and the benchmark; only the standard library (the service
+is called as any other program would).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from common.ports import free_port
+
+
+@dataclass
+class LoadResult:
+    seconds: float
+    latencies_ms: List[float] = field(default_factory=list)
+    statuses: List[int] = field(default_factory=list)
+    answers: List[Optional[dict]] = field(default_factory=list)
+
+    @property
+    def requests_per_s(self) -> float:
+        return len(self.statuses) / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+    def summary(self) -> str:
+        ok = self.statuses.count(200)
+        return (f"{len(self.statuses)} requests, {ok} answered, {self.statuses.count(503)} busy (503): "
+                f"{self.requests_per_s:.1f} req/s, p50 {statistics.median(self.latencies_ms):.1f} ms, "
+                f"p99 {self.percentile(99):.1f} ms")
+
+
+def post_image(url: str, data: bytes, timeout: float = 60.0):
+    """``(status, json answer, milliseconds)`` of one raw-body POST."""
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "image/jpeg"}, method="POST")
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        status, body = err.code, err.read()
+    return status, json.loads(body), 1000 * (time.perf_counter() - start)
+
+
+def load(url: str, images: Sequence[bytes], *, clients: int, requests: int,
+         timeout: float = 60.0) -> LoadResult:
+    """``requests`` POSTs of ``images`` (in turn) from ``clients`` concurrent threads."""
+    lock, out = threading.Lock(), LoadResult(0.0)
+    out.answers = [None] * requests
+
+    def one(i):
+        status, answer, ms = post_image(url, images[i % len(images)], timeout)
+        with lock:
+            out.statuses.append(status)
+            out.latencies_ms.append(ms)
+            out.answers[i] = answer if status == 200 else {"status": status, **answer}
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(requests)))
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+class Server:
+    """``serve.py`` in a child process on a free loopback port; stopped on exit."""
+
+    def __init__(self, *args: str, startup_s: float = 120.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        repo = Path(__file__).resolve().parent.parent
+        command = [sys.executable, str(repo / "serve.py"), "--port", str(self.port), *args]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + startup_s
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve.py exited with {self.process.returncode}: "
+                                   f"{self.process.stderr.read().decode()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"serve.py did not answer on {self.url} within {startup_s} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
