@@ -108,10 +108,23 @@ def linear_scales(num_layers: int, *, s_min: float, s_max: float,
 
 
 def ssd_anchor_specs(ratios: Sequence[Sequence[float]], *, s_min: float, s_max: float,
-                     first: Optional[Tuple[float, float]] = None) -> Tuple[AnchorSpec, ...]:
-    """AnchorSpecs for ``len(ratios)`` layers from the linear scale rule."""
+                     first: Optional[Tuple[float, float]] = None,
+                     steps: Optional[Sequence[Optional[float]]] = None) -> Tuple[AnchorSpec, ...]:
+    """AnchorSpecs for ``len(ratios)`` layers from the linear scale rule (``steps``: per layer, or None)."""
     scales = linear_scales(len(ratios), s_min=s_min, s_max=s_max, first=first)
-    return tuple(AnchorSpec(sizes=s, ratios=tuple(r)) for s, r in zip(scales, ratios))
+    steps = list(steps) if steps is not None else [None] * len(ratios)
+    if len(steps) != len(ratios):
+        raise ValueError(f"ssd_anchor_specs: {len(steps)} steps for {len(ratios)} layers")
+    return tuple(AnchorSpec(sizes=s, ratios=tuple(r), step=st) for s, r, st in zip(scales, ratios, steps))
+
+
+def caffe_steps(data_shape: int, pixels: Sequence[int]) -> Tuple[float, ...]:
+    """Anchor steps of the released Caffe models, given in pixels (``prior_box_param.step``), normalized.
+
+    SSD300 centres its conv4_3 anchors 8 px apart (``(i + 0.5) * 8``), not ``300 / 38`` as the
+    feature map's own grid would; converted Caffe weights only predict well on Caffe's grid.
+    """
+    return tuple(p / data_shape for p in pixels)
 
 
 def ratios_for(num_layers: int) -> Tuple[Tuple[float, ...], ...]:
@@ -144,7 +157,8 @@ def rescaled(anchors: Sequence[AnchorSpec], scales: Sequence[float]) -> Tuple[An
         raise ValueError(f"--anchor-scales: expected s_min,s_max[,first_min,first_max] with "
                          f"0 < s_min < s_max, got {list(scales)}")
     first = tuple(scales[2:4]) if len(scales) == 4 else None
-    return ssd_anchor_specs([a.ratios for a in anchors], s_min=scales[0], s_max=scales[1], first=first)
+    return ssd_anchor_specs([a.ratios for a in anchors], s_min=scales[0], s_max=scales[1], first=first,
+                            steps=[a.step for a in anchors])
 
 
 def count_anchors(specs: Sequence[AnchorSpec], feature_sizes: Sequence[Tuple[int, int]]) -> int:

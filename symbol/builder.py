@@ -102,7 +102,7 @@ def body(data, preset: Preset, num_classes: int):
     return cls_preds, loc_preds, anchors
 
 
-def training_head(cls_preds, loc_preds, anchors, label):
+def training_head(cls_preds, loc_preds, anchors, label, *, loss_output: str = "makeloss"):
     """MultiBoxTarget with 3:1 hard negative mining, softmax CE and smooth L1.
 
     The loss output is the *sum* over the batch of the confidence and
@@ -110,12 +110,17 @@ def training_head(cls_preds, loc_preds, anchors, label):
     matched anchors in the whole batch (``num_pos``), which is the paper's
     ``1/N (L_conf + L_loc)`` (eq. 1) on any number of devices.
 
+    ``loss_output``: ``makeloss`` (the gradient of ``loss`` starts at 1) or ``identity`` (a plain
+    output: the caller gives its gradient to ``backward``, e.g. a loss scale for float16).
+
     Returns
     -------
     Symbol group with outputs
         ``loss`` (B,) per-image sum used for gradients; ``cls_loss`` (B,)
         and ``loc_loss`` (B,) for logging; ``num_pos`` (B,) matched anchors.
     """
+    if loss_output not in ("makeloss", "identity"):
+        raise ValueError(f"loss_output must be 'makeloss' or 'identity', got {loss_output!r}")
     box_label = mx.sym.slice_axis(label, axis=2, begin=0, end=5)
     loc_target, loc_mask, cls_target = mx.sym.contrib.MultiBoxTarget(
         anchors, box_label, cls_preds, overlap_threshold=OVERLAP_THRESHOLD, ignore_label=-1,
@@ -133,8 +138,10 @@ def training_head(cls_preds, loc_preds, anchors, label):
     loc_diff = loc_mask * (loc_preds - loc_target)
     loc_loss = mx.sym.sum(mx.sym.smooth_l1(loc_diff, scalar=1.0), axis=1)
     num_pos = mx.sym.sum(cls_target > 0, axis=1)
+    total = (mx.sym.MakeLoss(cls_loss + loc_loss, name="loss") if loss_output == "makeloss"
+             else mx.sym.identity(cls_loss + loc_loss, name="loss"))
     return mx.sym.Group([
-        mx.sym.MakeLoss(cls_loss + loc_loss, name="loss"),
+        total,
         mx.sym.BlockGrad(cls_loss, name="cls_loss"),
         mx.sym.BlockGrad(loc_loss, name="loc_loss"),
         mx.sym.BlockGrad(num_pos, name="num_pos"),
@@ -150,10 +157,10 @@ def detection_head(cls_preds, loc_preds, anchors, params: DetectionParams = Dete
         threshold=params.threshold, clip=True)
 
 
-def train_symbol(preset: Preset, num_classes: int):
+def train_symbol(preset: Preset, num_classes: int, *, loss_output: str = "makeloss"):
     """Training symbol: inputs ``data`` and ``label``, outputs as ``training_head``."""
     parts = body(mx.sym.var("data"), preset, num_classes)
-    return training_head(*parts, mx.sym.var("label"))
+    return training_head(*parts, mx.sym.var("label"), loss_output=loss_output)
 
 
 def deploy_symbol(preset: Preset, num_classes: int, params: DetectionParams = DetectionParams()):

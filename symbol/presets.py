@@ -11,7 +11,15 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple
 
-from symbol.anchors import AnchorSpec, count_anchors, paper_anchors, ratios_for, rescaled, ssd_anchor_specs
+from symbol.anchors import (
+    AnchorSpec,
+    caffe_steps,
+    count_anchors,
+    paper_anchors,
+    ratios_for,
+    rescaled,
+    ssd_anchor_specs,
+)
 from symbol.backbones import get_backbone
 
 
@@ -36,6 +44,41 @@ class ExtraLayer:
     stride: int = 2
     pad: int = 1
     kernel: int = 3
+
+
+@dataclass(frozen=True)
+class CaffeLayout:
+    """How the released Caffe SSD models name the layers of a preset, so that their converted
+    weights load into this project's training symbol (``train.params``).
+
+    Parameters
+    ----------
+    features : tuple of str
+        Per feature map, the Caffe layer its heads read: heads are ``<name>_mbox_loc`` and
+        ``<name>_mbox_conf`` (ours ``head<i>_loc`` and ``head<i>_cls``).
+    extras : tuple of str
+        Per extra layer, the Caffe base name: ``<name>_1`` (1x1) and ``<name>_2`` (3x3), ours
+        ``extra<i>_1`` and ``extra<i>_2``.
+    norm : str
+        The Caffe Normalize layer of the first tap (its scale is ours ``head0_norm_scale``).
+    """
+
+    features: Tuple[str, ...]
+    extras: Tuple[str, ...]
+    norm: str = "conv4_3_norm"
+
+    def names(self) -> Dict[str, str]:
+        """Our parameter name -> the converted Caffe model's, for the layers whose names differ."""
+        out = {"head0_norm_scale": f"{self.norm}_scale"}
+        for i, base in enumerate(self.extras, start=1):
+            for j in (1, 2):
+                for kind in ("weight", "bias"):
+                    out[f"extra{i}_{j}_{kind}"] = f"{base}_{j}_{kind}"
+        for i, source in enumerate(self.features):
+            for ours, theirs in (("loc", "loc"), ("cls", "conf")):
+                for kind in ("weight", "bias"):
+                    out[f"head{i}_{ours}_{kind}"] = f"{source}_mbox_{theirs}_{kind}"
+        return out
 
 
 @dataclass(frozen=True)
@@ -68,6 +111,8 @@ class Preset:
         Channels of a feature-pyramid top-down path over the tapped layers (FPN,
         Lin et al. 2017), ``0`` for the paper's SSD (heads on the taps themselves).
         It gives the fine maps the context of the coarser ones; see ``symbol.builder.top_down``.
+    caffe : CaffeLayout, optional
+        The layer names of the released Caffe model of the same layout, if there is one.
     """
 
     name: str
@@ -81,6 +126,7 @@ class Preset:
     separable: bool = False
     activation: str = "relu"
     top_down: int = 0
+    caffe: Optional[CaffeLayout] = None
 
     def __post_init__(self):
         if self.activation not in ("relu", "relu6"):
@@ -162,8 +208,11 @@ def _vgg16_300(network: str, width: float) -> Preset:
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=0),
                 ExtraLayer(c(128), c(256), stride=1, pad=0)),
-        anchors=ssd_anchor_specs(ratios_for(6), s_min=0.2, s_max=0.9, first=(0.1, 0.2)),
-        normalization=(20.0, 0.0))
+        anchors=ssd_anchor_specs(ratios_for(6), s_min=0.2, s_max=0.9, first=(0.1, 0.2),
+                                 steps=caffe_steps(300, (8, 16, 32, 64, 100, 300))),
+        normalization=(20.0, 0.0),
+        caffe=CaffeLayout(features=("conv4_3_norm", "fc7", "conv6_2", "conv7_2", "conv8_2", "conv9_2"),
+                          extras=("conv6", "conv7", "conv8", "conv9")))
 
 
 def _vgg16_512(network: str, width: float) -> Preset:
@@ -175,8 +224,12 @@ def _vgg16_512(network: str, width: float) -> Preset:
         extras=(ExtraLayer(c(256), c(512)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256)), ExtraLayer(c(128), c(256)),
                 ExtraLayer(c(128), c(256), stride=1, pad=1, kernel=4)),
-        anchors=ssd_anchor_specs(ratios_for(7), s_min=0.15, s_max=0.9, first=(0.04, 0.1)),
-        normalization=(20.0, 0.0))
+        anchors=ssd_anchor_specs(ratios_for(7), s_min=0.15, s_max=0.9, first=(0.04, 0.1),
+                                 steps=caffe_steps(512, (8, 16, 32, 64, 128, 256, 512))),
+        normalization=(20.0, 0.0),
+        caffe=CaffeLayout(features=("conv4_3_norm", "fc7", "conv6_2", "conv7_2", "conv8_2", "conv9_2",
+                                    "conv10_2"),
+                          extras=("conv6", "conv7", "conv8", "conv9", "conv10")))
 
 
 for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):

@@ -6,8 +6,10 @@ defaults are the defaults of ``TrainConfig`` (``train.defaults``).
 import argparse
 import dataclasses
 import logging
+import sys
+import tomllib
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from common import cli
 from dataset.augmentation import NO_AUGMENTATION, Augmentation
@@ -22,6 +24,9 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 def build_parser() -> argparse.ArgumentParser:
     d, aug = _DEFAULTS, Augmentation()
     p = cli.make_parser("python train.py", "Train an SSD detector.")
+    p.add_argument("--config", type=Path, default=None, metavar="RECIPE",
+                   help="a TOML file of flags (keys: flag names with underscores), e.g. a paper recipe of "
+                        "configs/; flags given on the command line win")
     g = p.add_argument_group("data")
     g.add_argument("--train-rec", type=Path, required=True, help="packed training set (.rec)")
     g.add_argument("--val-rec", type=Path, default=None, help="packed validation set for per-epoch mAP")
@@ -48,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(0: none, the paper's SSD; default: the preset's)")
     g = p.add_argument_group("optimization")
     g.add_argument("--batch-size", type=cli.positive_int, default=d["batch_size"],
-                   help="images per update, all devices together")
+                   help="images per step and worker, all its devices together (a dist job of N workers "
+                        "updates with N x this)")
     g.add_argument("--epochs", type=cli.positive_int, default=d["epochs"], help="last epoch to train")
     g.add_argument("--optimizer", choices=("sgd", "adam"), default=d["optimizer"],
                    help="SGD with momentum (the paper's) or Adam (converges faster from scratch)")
@@ -75,13 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--val-every", type=cli.positive_int, default=d["val_every"],
                    help="epochs between validations")
     cli.add_device_args(p)
-    p.add_argument("--kvstore", default=d["kvstore"], help="kvstore type (local, device, dist_sync, ...)")
+    p.add_argument("--amp", choices=("bf16", "fp16"), default=None,
+                   help="mixed precision: the network body in bfloat16 (CPU, AVX512-BF16) or float16 (GPU, "
+                        "dynamic loss scaling); anchors, losses and the optimizer's weights stay float32 "
+                        "(default: float32 throughout)")
+    p.add_argument("--kvstore", default=d["kvstore"],
+                   choices=("local", "device", "dist_sync", "dist_device_sync", "dist_async"),
+                   help="how gradients are summed: local/device (one process, several devices), dist_sync/"
+                        "dist_device_sync (several processes or machines, started by python -m tools.launch)")
     p.add_argument("--log-interval", type=cli.positive_int, default=d["log_interval"], metavar="BATCHES",
                    help="batches between log lines with --no-progress")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show a progress bar")
+    p.add_argument("--record-log", action=argparse.BooleanOptionalAction, default=False,
+                   help="write the record indices each worker trains on, per epoch, to "
+                        "PREFIX-records-workerN.json (checks the data split of a distributed job)")
     p.add_argument("--log-dir", type=Path, default=None,
-                   help="write TensorBoard scalars (loss, lr, img/s, val mAP) here with mxboard")
+                   help="write TensorBoard event files here: losses, lr, img/s, val mAP, per-class AP and "
+                        "PR curves, example images (tensorboard --logdir DIR shows them)")
     return p
 
 
@@ -126,6 +143,7 @@ def config_from_args(args: argparse.Namespace):
         resume=args.resume, pretrained=args.pretrained, freeze=args.freeze,
         checkpoint_every=args.checkpoint_every, val_every=args.val_every, seed=args.seed,
         log_interval=args.log_interval, threads=args.threads, progress=args.progress, log_dir=args.log_dir,
+        record_log=args.record_log, amp=args.amp,
         command=args.command)
 
 
@@ -135,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
     if config.resume is not None and config.resume >= config.epochs:
         raise ValueError(f"--resume {config.resume}: nothing to train, --epochs is {config.epochs}")
     trainer = Trainer(config)
+    shown = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("command", "class_names")}
+    log.info("settings: %s", ", ".join(f"{k}={v}" for k, v in shown.items()))
     log.info("training %s on %s: %d classes, %d batches/epoch, contexts %s",
              trainer.preset.name, config.train_rec, len(config.class_names),
              trainer.batches_per_epoch, config.contexts)
@@ -142,5 +162,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def expand_config(argv: Sequence[str]) -> List[str]:
+    """``argv`` with ``--config FILE`` replaced by the flags the file sets, placed first so that the
+    command line's own flags win. Unknown keys and unreadable files are errors naming the file."""
+    argv = list(argv)
+    if "--config" not in argv and not any(a.startswith("--config=") for a in argv):
+        return argv
+    at = next(i for i, a in enumerate(argv) if a == "--config" or a.startswith("--config="))
+    inline = "=" in argv[at]
+    path = Path(argv[at].split("=", 1)[1] if inline else (argv[at + 1] if at + 1 < len(argv) else ""))
+    rest = argv[:at] + argv[at + (1 if inline else 2):]
+    if not path.is_file():
+        raise FileNotFoundError(f"--config {path}: no such file")
+    try:
+        settings = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML: {err}") from None
+    flags = {a.dest: a for a in build_parser()._actions if a.option_strings}
+    expanded = []
+    for key, value in settings.items():
+        action = flags.get(key)
+        if action is None or key == "config":
+            raise ValueError(f"{path}: unknown key {key!r} (the keys are train.py's flags with underscores)")
+        option = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            expanded.append(option if value else f"--no-{option[2:]}")
+        else:
+            expanded += [option, str(value)]
+    return expanded + rest
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    try:
+        argv = expand_config(sys.argv[1:] if argv is None else argv)
+    except cli.EXPECTED_ERRORS as err:
+        return cli.print_error(err)
     return cli.run_main(build_parser, run, argv)

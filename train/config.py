@@ -54,4 +54,6 @@ class TrainConfig:
     progress: bool = True
     log_dir: Optional[Path] = None  # TensorBoard event files (mxboard), per-epoch scalars
     log_interval: int = 20
+    amp: Optional[str] = None  # "bf16" (CPU) or "fp16" (GPU): the body in reduced precision (train.amp)
+    record_log: bool = False  # write the record indices each worker trained on (PREFIX-records-workerR.json)
     command: str = ""

@@ -8,7 +8,7 @@ from typing import List, Optional, Tuple
 
 import mxnet as mx
 
-from common import modelfile
+from common import errors, modelfile
 from symbol.backbones import get_backbone
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,23 @@ def is_gluon_structural(arrays: dict) -> bool:
     return bool(arrays) and all("." in k and ":" not in k for k in arrays)
 
 
-def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str] = None,
+def is_converted_caffe_ssd(arrays: dict) -> bool:
+    """True for the parameters of a converted Caffe SSD (heads named ``<layer>_mbox_conf``)."""
+    return any(k.split(":")[-1].endswith("_mbox_conf_weight") for k in arrays)
+
+
+def _from_caffe(args: dict, path: Path, preset) -> Tuple[dict, int]:
+    """A converted Caffe SSD's parameters under this project's names (``Preset.caffe``); the count renamed."""
+    if preset is None or preset.caffe is None:
+        where = f"preset {preset.name}" if preset is not None else "the network"
+        raise ValueError(f"--pretrained {path}: a converted Caffe SSD, but {where} has no Caffe layout (the "
+                         "released models' layout is that of vgg16_reduced at 300 and 512)")
+    ours = {theirs: mine for mine, theirs in preset.caffe.names().items()}
+    renamed = sum(1 for k in args if k in ours)
+    return {ours.get(k, k): v for k, v in args.items()}, renamed
+
+
+def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str] = None, preset=None,
                     **input_shapes) -> Tuple[dict, dict]:
     """Parameters of ``path`` whose names and shapes fit ``symbol``; reports the rest.
 
@@ -36,10 +52,12 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str]
     label=...``), from which the parameter shapes are inferred. Accepts MXNet
     checkpoints (``arg:``/``aux:`` keys), plain name->array files and the
     ImageNet weights files of the Gluon model zoo (structural names, mapped by
-    the ``network``'s backbone importer). Every name of the symbol that the
-    file does not provide, every name of the file that the symbol does not
-    use and every shape mismatch is logged; class-prediction layers of a
-    checkpoint with another class count are re-initialized (finetuning).
+    the ``network``'s backbone importer) and converted Caffe SSDs (their layer
+    names mapped by ``preset.caffe``; every one of their tensors must find its
+    place, or the error names it). Every name of the symbol that the file does
+    not provide, every name of the file that the symbol does not use and every
+    shape mismatch is logged; class-prediction layers of a checkpoint with
+    another class count are re-initialized (finetuning).
     """
     arg_list, _, aux_list = symbol.infer_shape(**input_shapes)
     arg_shapes = {n: s for n, s in zip(symbol.list_arguments(), arg_list) if n not in input_shapes}
@@ -51,12 +69,16 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str]
         blob = mx.nd.load(str(path))
     except mx.base.MXNetError as err:
         raise ValueError(f"--pretrained {path}: not an MXNet params file "
-                         f"({str(err).splitlines()[0]})") from None
+                         f"({errors.reason(err)})") from None
     if not isinstance(blob, dict):
         raise ValueError(f"--pretrained {path}: holds a list of arrays, not named parameters")
     if is_gluon_structural(blob):
         blob = _import_gluon(blob, path, network)
     args, auxs = modelfile.split_params(blob, str(path))
+    caffe = is_converted_caffe_ssd(args)
+    renamed = 0
+    if caffe:
+        args, renamed = _from_caffe(args, path, preset)
     # Files saved from a Gluon block keep running stats among the args.
     for name in list(args):
         if name in aux_shapes:
@@ -74,9 +96,17 @@ def load_pretrained(path: Path, symbol: mx.sym.Symbol, *, network: Optional[str]
             elif name in shapes:
                 kept[name] = value
     unexpected = sorted(set(args) - set(arg_shapes) | set(auxs) - set(aux_shapes))
-    missing = sorted(set(arg_shapes) - set(kept_args) | set(aux_shapes) - set(kept_auxs))
-    log.info("pretrained %s: loaded %d of %d parameters", path, len(kept_args) + len(kept_auxs),
-             len(arg_shapes) + len(aux_shapes))
+    missing = sorted(((set(arg_shapes) - set(kept_args)) | (set(aux_shapes) - set(kept_auxs)))
+                     - {r.split()[0] for r in reinitialized})
+    if caffe and (unexpected or mismatched):
+        what = (f"tensor {unexpected[0]!r} has no place in the network" if unexpected
+                else f"tensor {mismatched[0]}")
+        raise ValueError(f"--pretrained {path}: a converted Caffe SSD whose {what} (preset {preset.name}); "
+                         "convert a model of the same layout")
+    log.info("pretrained %s: %d of %d parameters loaded (%d renamed from Caffe names), %d re-initialized "
+             "(another class count), %d initialized fresh, %d of the file's tensors not used", path,
+             len(kept_args) + len(kept_auxs), len(arg_shapes) + len(aux_shapes), renamed, len(reinitialized),
+             len(missing), len(unexpected))
     if reinitialized:
         log.info("pretrained: the number of classes differs; re-initializing the class-prediction "
                  "layers: %s", "; ".join(reinitialized))

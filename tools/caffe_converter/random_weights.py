@@ -80,6 +80,7 @@ def random_weights(graph: Graph, seed: int = 0) -> Dict[str, List[np.ndarray]]:
 
 
 def write_random_caffemodel(prototxt, out, seed: int = 0) -> None:
-    """Random weights for ``prototxt`` written to ``out``."""
+    """Write random weights for ``prototxt`` (a detector, or a net without DetectionOutput) to ``out``."""
     net = read_prototxt(prototxt)
-    write_caffemodel(out, net, random_weights(build(net), seed))
+    detector = any(layer.type == "DetectionOutput" for layer in net.layer)
+    write_caffemodel(out, net, random_weights(build(net, detection=detector), seed))
