@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from common import cli
-from common.paths import CAFFE_SSD, REPO
+from common.paths import BUNDLED_MODEL, CAFFE_SSD, REPO
 
 #: case -> (our network, input size, GluonCV model or None, Caffe prototxt folder or None)
 CASES = {
@@ -68,8 +68,8 @@ def inference_plan(name: str, args) -> Plan:
                                           ("_bf16", "bf16"))}
     if args.onnx:
         for variant in ("fp32", "int8"):
-            plan[f"onnx_{variant}"] = (dict(kind="onnx", network=network, variant=variant, work=str(args.work)),
-                                       "ours")
+            case = dict(kind="onnx", network=network, variant=variant, work=str(args.work))
+            plan[f"onnx_{variant}"] = (case, "ours")
     if gluon_model and args.gluoncv:
         plan["gluoncv_default"] = (dict(kind="gluoncv", model=gluon_model), "default")
         plan["gluoncv_equal"] = (dict(kind="gluoncv", model=gluon_model), "equal")
@@ -123,6 +123,18 @@ def measure_training(args) -> List[dict]:
     return rows
 
 
+def measure_serving(args) -> List[dict]:
+    """The web service at ``--serving-clients`` concurrent clients against the same model alone."""
+    rows = []
+    for prefix in [str(BUNDLED_MODEL)] + list(args.models):
+        plan: Plan = {"raw": (dict(kind="raw", prefix=prefix, requests=args.serving_requests), "ours"),
+                      "serving": (dict(kind="serving", prefix=prefix, requests=args.serving_requests,
+                                       clients=args.serving_clients), "ours")}
+        rows.append({"case": f"{prefix}, {args.serving_clients} clients",
+                     "results": measure(plan, {}, args.rounds)})
+    return rows
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = cli.make_parser("python -m tools.benchmark", "CPU benchmark against GluonCV and OpenCV DNN.")
     p.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of: {', '.join(CASES)}")
@@ -141,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of <name>/deploy.prototxt Caffe SSD models (default: ../shared/caffe_ssd)")
     p.add_argument("--training", action=argparse.BooleanOptionalAction, default=True,
                    help="also training steps and the augmented iterator")
+    p.add_argument("--serving", action=argparse.BooleanOptionalAction, default=True,
+                   help="also the web service (serve.py) under concurrent clients vs the model alone")
+    p.add_argument("--serving-clients", type=cli.positive_int, default=8, help="concurrent clients")
+    p.add_argument("--serving-requests", type=cli.positive_int, default=200, help="requests per round")
     p.add_argument("--work", type=Path, default=REPO / "build" / "benchmark", help="scratch folder")
     p.add_argument("--json", type=Path, default=REPO / "build" / "benchmark.json", help="results file")
     return p
@@ -161,9 +177,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"measuring {prefix} ...", file=sys.stderr)
         rows.append(measure_model(prefix, args))
     training = measure_training(args) if args.training else []
-    write_json(args.json, {"cases": rows, "training": training, "cpu_count": os.cpu_count(),
-                           "rounds": args.rounds, "command": args.command})
-    print(markdown(rows, training))
+    serving = measure_serving(args) if args.serving else []
+    write_json(args.json, {"cases": rows, "training": training, "serving": serving,
+                           "cpu_count": os.cpu_count(), "rounds": args.rounds, "command": args.command})
+    print(markdown(rows, training, serving))
     return 0
 
 

@@ -52,7 +52,8 @@ INFERENCE_RATIOS = (("ONNX fp32 / ours fp32", "onnx_fp32", "ours"),
                     ("GluonCV equal / int8", "gluoncv_equal", "ours_int8"))
 #: (column, label) of the inference table's latencies.
 INFERENCE_TIMES = (("ours fp32 (ms)", "ours"), ("no NMS", "ours_no_nms"), ("int8", "ours_int8"),
-                   ("bf16", "ours_bf16"), ("ONNX Runtime fp32", "onnx_fp32"), ("ONNX Runtime int8", "onnx_int8"), ("GluonCV default", "gluoncv_default"),
+                   ("bf16", "ours_bf16"), ("ONNX Runtime fp32", "onnx_fp32"),
+                   ("ONNX Runtime int8", "onnx_int8"), ("GluonCV default", "gluoncv_default"),
                    ("GluonCV equal", "gluoncv_equal"), ("Caffe model: OpenCV", "opencv"),
                    ("OpenCV, Winograd off", "opencv_direct"), ("Caffe model: converted, ours", "converted"))
 
@@ -77,11 +78,22 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def markdown(rows: List[dict], training: List[dict]) -> str:
+def _serving_row(row: dict) -> List[str]:
+    res = row["results"]
+    raw, served = median(res, "raw", "throughput"), median(res, "serving", "throughput")
+    fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
+    return [row["case"], fmt(raw), fmt(served), fmt(median(res, "serving", "p50_ms")),
+            fmt(median(res, "serving", "p99_ms")), spread(ratios(res, "serving", "raw", "throughput"))]
+
+
+def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = ()) -> str:
     header = (["case"] + [c for c, _ in INFERENCE_TIMES] + ["ours b8 img/s"]
               + [c for c, _, _ in INFERENCE_RATIOS])
     lines = table(header, [_inference_row(r) for r in rows])
     if training:
         lines += [""] + table(("training / data", "ours img/s", "GluonCV img/s (equal threads)",
                                "ours / GluonCV"), [_training_row(r) for r in training])
+    if serving:
+        lines += [""] + table(("web service", "model alone img/s", "service req/s", "p50 ms", "p99 ms",
+                               "service / model"), [_serving_row(r) for r in serving])
     return "\n".join(lines)

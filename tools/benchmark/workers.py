@@ -157,6 +157,34 @@ def worker_model(prefix: str, size: int, batch: int, runs: int) -> dict:
     return _latency_and_throughput(runner, batch, runs)
 
 
+def worker_raw(prefix: str, requests: int) -> dict:
+    """The model alone: ``Detector.detect`` on decoded sample images, one at a time (images/s)."""
+    from common.images import read_image
+    from common.paths import DEMO_IMAGES
+    from detect.loading import load_detector
+    detector = load_detector(prefix)
+    images = [read_image(p) for p in sorted(DEMO_IMAGES.glob("*.jpg"))]
+    for image in images:
+        detector.detect([image])
+    start = time.perf_counter()
+    for i in range(requests):
+        detector.detect([images[i % len(images)]])
+    return {"throughput": requests / (time.perf_counter() - start)}
+
+
+def worker_serving(prefix: str, requests: int, clients: int) -> dict:
+    """``serve.py`` on loopback, ``clients`` concurrent clients posting the sample images (requests/s)."""
+    from common.paths import DEMO_IMAGES
+    from serve.client import Server, load
+    images = [p.read_bytes() for p in sorted(DEMO_IMAGES.glob("*.jpg"))]
+    with Server("--prefix", prefix, "--queue", str(4 * clients)) as server:
+        url = server.url + "/api/v1/detect"
+        load(url, images, clients=clients, requests=2 * clients)  # warm-up: every batch size bound
+        result = load(url, images, clients=clients, requests=requests)
+    return {"throughput": result.requests_per_s, "p50_ms": result.percentile(50),
+            "p99_ms": result.percentile(99), "busy": result.statuses.count(503)}
+
+
 def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     import mxnet as mx
     from gluoncv import model_zoo
@@ -289,7 +317,8 @@ def _small_rec(work: Path) -> Path:
     return rec
 
 
-WORKERS = {"ours": worker_ours, "onnx": worker_onnx, "model": worker_model, "gluoncv": worker_gluoncv,
+WORKERS = {"ours": worker_ours, "onnx": worker_onnx, "model": worker_model, "raw": worker_raw,
+           "serving": worker_serving, "gluoncv": worker_gluoncv,
            "opencv": worker_opencv, "converted": worker_converted,
            "train_ours": worker_train_ours, "train_gluoncv": worker_train_gluoncv,
            "iterator": worker_iterator}
