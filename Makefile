@@ -10,16 +10,16 @@ REC := $(DATA)/synthetic
 BUNDLED := model/ssd_mobilenet0.5_synthetic
 QS := build/quickstart
 
-.PHONY: venv demo test test-fast quickstart dataset bundled-model evaluate-bundled int8-bundled vgg16-int8 benchmark \
+.PHONY: venv demo test test-fast fuzz browser-deps quickstart recipe-ssd300-voc0712 recipe-ssd512-voc0712 \
+	recipe-ssd300-coco recipe-ssd512-coco dataset bundled-model evaluate-bundled int8-bundled vgg16-int8 benchmark \
 	caffe-verify clean
 
 venv: $(STAMP)
 # The pinned requirements, then the project itself in editable mode (its console scripts, and
 # every module importable from any directory); pyproject.toml reads the same pins.
-$(STAMP): pyproject.toml requirements.txt requirements-dev.txt $(wildcard requirements/*.txt)
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt $(wildcard requirements/*.txt) docker/install.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	PYTHON=$(PY) sh docker/install.sh requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -30,6 +30,14 @@ demo: $(STAMP)
 ## The test suite (CI runs exactly this).
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## Chromium and its driver for the browser test (tests/serve/test_page.py; .ci/run installs them).
+browser-deps:
+	apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver
+
+## The parsers of user files fuzzed with many more examples than make test runs (about 5 minutes).
+fuzz: $(STAMP)
+	$(PY) -m pytest -q tests/fuzz --hypothesis-profile=fuzz
 
 ## Tests without the end-to-end ones.
 test-fast: $(STAMP)
@@ -109,6 +117,23 @@ vgg16-int8: dataset
 	done
 	$(PY) deploy.py --prefix $(VGG)/ssd/ssd --out $(VGG)/bf16/ssd --quantize bf16
 	$(PY) evaluate.py --prefix $(VGG)/bf16/ssd --rec $(REC)/val.rec
+
+## The paper's recipes (configs/*.toml): pack the real data, then train. Needs data/VOCdevkit/VOC2007,
+## data/VOCdevkit/VOC2012 (or data/coco with instances_trainval35k.json / instances_minival.json) and the
+## starting weights named in the recipe; not run here (no VOC/COCO data, no GPU).
+VOCDEV := $(DATA)/VOCdevkit
+$(DATA)/voc0712/trainval.rec: | $(STAMP)
+	$(PY) -m tools.prepare_dataset --root $(VOCDEV)/VOC2007 --split trainval --root $(VOCDEV)/VOC2012 \
+	  --split trainval --class-names voc --out $@
+$(DATA)/voc0712/test07.rec: | $(STAMP)
+	$(PY) -m tools.prepare_dataset --root $(VOCDEV)/VOC2007 --split test --class-names voc --out $@
+$(DATA)/coco/%.rec: | $(STAMP)
+	$(PY) -m tools.prepare_dataset --dataset coco --root $(DATA)/coco/images --annotations \
+	  $(DATA)/coco/instances_$*.json --out $@
+recipe-ssd300-voc0712 recipe-ssd512-voc0712: $(DATA)/voc0712/trainval.rec $(DATA)/voc0712/test07.rec
+	$(PY) train.py --config configs/$(subst recipe-,,$(subst -voc0712,_vgg16_voc0712,$@)).toml
+recipe-ssd300-coco recipe-ssd512-coco: $(DATA)/coco/trainval35k.rec $(DATA)/coco/minival.rec
+	$(PY) train.py --config configs/$(subst recipe-,,$(subst -coco,_vgg16_coco,$@)).toml
 
 ## CPU speed against GluonCV and OpenCV DNN (about 20 minutes on 2 cores); table in README.
 benchmark: $(STAMP)

@@ -15,7 +15,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-TOP_LEVEL = ["train.py", "evaluate.py", "demo.py", "deploy.py"]
+TOP_LEVEL = ["train.py", "evaluate.py", "demo.py", "deploy.py", "serve.py"]
 
 #: Imports a console script's target and runs ``main(["--help"])``; prints what was loaded.
 PROBE = """

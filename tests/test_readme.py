@@ -4,12 +4,14 @@ The ``bash`` blocks of README.md are read line by line (backslash continuations
 joined, comments dropped). ``python``/``ssd-*`` commands run in a scratch
 folder that looks like the repository (its scripts, model/ and data/demo/),
 with the sizes in SMALL substituted so the whole chain takes about a minute;
-``make`` targets are dry-run (``make -n``); the commands in LONG are checked
-by their ``--help`` only. A command the test does not know how to treat fails
+``make`` targets are dry-run (``make -n``); servers (SERVERS) start in the
+background on a free port, which later commands use in place of the README's,
+and stop at the end. A command the test does not know how to treat fails
 the test, so a new README command gets a decision here.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -27,10 +29,8 @@ SMALL = {
     "--trainval 2000 --test 500": "--trainval 24 --test 8",
     "--epochs 35": "--epochs 1",
 }
-#: Commands that run for hours or until stopped: only ``--help`` is run (first words -> reason).
-LONG = {
-    "python serve.py": "serves until stopped",
-}
+#: Commands that serve until stopped (first words -> the port the README shows).
+SERVERS = {"python serve.py": 8000}
 #: Set-up commands: CI runs them itself.
 SETUP = ("make demo", "make test")
 
@@ -71,6 +71,12 @@ def test_readme_commands_run_as_written(tmp_path):
     commands = readme_commands((REPO / "README.md").read_text())
     assert len(commands) >= 8
     work, env = _workdir(tmp_path), _env()
+    with contextlib.ExitStack() as servers:
+        _run_all(commands, work, env, servers)
+
+
+def _run_all(commands, work, env, servers):
+    ports = {}
     for kind, command in commands:
         if kind == "python":
             out = subprocess.run([sys.executable, "-c", command], cwd=work, capture_output=True, text=True,
@@ -81,13 +87,17 @@ def test_readme_commands_run_as_written(tmp_path):
             continue
         for text, small in SMALL.items():
             command = command.replace(text, small)
+        for readme_port, port in ports.items():
+            command = command.replace(f"127.0.0.1:{readme_port}", f"127.0.0.1:{port}")
         words = shlex.split(command)
+        server = next((s for s in SERVERS if command.startswith(s)), None)
+        if server:
+            from serve.client import Server
+            ports[SERVERS[server]] = servers.enter_context(Server(*words[2:])).port
+            continue
         if words[0] == "make":
             out = subprocess.run(["make", "-n", "-C", str(REPO), *words[1:]], capture_output=True, text=True,
                                  env=env)
-        elif any(command.startswith(long) for long in LONG):
-            out = subprocess.run(words[:2] + ["--help"], cwd=work, capture_output=True, text=True, env=env,
-                                 timeout=120)
         elif words[0] in ("python", "tensorboard", "curl") or words[0].startswith("ssd-"):
             out = subprocess.run(words, cwd=work, capture_output=True, text=True, env=env, timeout=600)
         else:
