@@ -62,3 +62,18 @@ def test_opencv_worker_with_and_without_winograd(tmp_path):
                     winograd=winograd)
         result = driver.run_worker(spec, "default")
         assert result["b1_ms"] > 0 and result["throughput"] > 0
+
+
+def test_training_worker_trains_the_bf16_graph_of_amp():
+    spec = dict(kind="train_ours", network="vgg16_reduced_tiny", size=300, batch=2, runs=2)
+    for amp in (None, "bf16"):
+        result = driver.run_worker(dict(spec, amp=amp), "ours")
+        assert result["throughput"] > 0
+
+
+def test_training_table_reports_bf16_against_float32():
+    rows = [{"case": "train x", "results": {"ours": [{"throughput": 2.0}, {"throughput": 4.0}],
+                                            "ours_bf16": [{"throughput": 3.0}, {"throughput": 5.0}],
+                                            "gluoncv_equal": [{"throughput": 1.0}, {"throughput": 2.0}]}}]
+    text = report.markdown([], rows)
+    assert "| train x | 3.00 | 4.00 | 1.50 | 1.38 (1.25–1.50) | 2.00 (2.00–2.00) |" in text

@@ -112,7 +112,8 @@ def measure_training(args) -> List[dict]:
     runs = max(3, args.runs // 2)
     for network, size, model, batch in (("vgg16_reduced", 300, "ssd_300_vgg16_atrous_voc", 4),
                                         ("mobilenet0.5", 300, None, 16)):
-        plan: Plan = {"ours": (dict(kind="train_ours", network=network), "ours")}
+        plan: Plan = {"ours": (dict(kind="train_ours", network=network), "ours"),
+                      "ours_bf16": (dict(kind="train_ours", network=network, amp="bf16"), "ours")}
         if model and args.gluoncv:
             plan["gluoncv_equal"] = (dict(kind="train_gluoncv", model=model), "equal")
         rows.append({"case": f"train {network}_{size} b{batch}",

@@ -69,8 +69,11 @@ def _inference_row(row: dict) -> List[str]:
 def _training_row(row: dict) -> List[str]:
     res = row["results"]
     ours, peer = median(res, "ours", "throughput"), median(res, "gluoncv_equal", "throughput")
+    bf16 = median(res, "ours_bf16", "throughput")
     fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-    return [row["case"], fmt(ours), fmt(peer), spread(ratios(res, "ours", "gluoncv_equal", "throughput"))]
+    return [row["case"], fmt(ours), fmt(bf16), fmt(peer),
+            spread(ratios(res, "ours_bf16", "ours", "throughput")),
+            spread(ratios(res, "ours", "gluoncv_equal", "throughput"))]
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
@@ -91,8 +94,9 @@ def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = (
               + [c for c, _, _ in INFERENCE_RATIOS])
     lines = table(header, [_inference_row(r) for r in rows])
     if training:
-        lines += [""] + table(("training / data", "ours img/s", "GluonCV img/s (equal threads)",
-                               "ours / GluonCV"), [_training_row(r) for r in training])
+        lines += [""] + table(("training / data", "ours img/s", "ours --amp bf16 img/s",
+                               "GluonCV img/s (equal threads)", "bf16 / fp32", "ours / GluonCV"),
+                              [_training_row(r) for r in training])
     if serving:
         lines += [""] + table(("web service", "model alone img/s", "service req/s", "p50 ms", "p99 ms",
                                "service / model"), [_serving_row(r) for r in serving])

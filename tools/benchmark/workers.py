@@ -239,17 +239,22 @@ def _caffe_weights(prototxt: str, work: str) -> Path:
     return weights
 
 
-def worker_train_ours(network: str, size: int, batch: int, runs: int) -> dict:
+def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optional[str] = None) -> dict:
+    """Training steps of our symbol; ``amp`` ("bf16") trains the mixed-precision graph of ``--amp``."""
     import mxnet as mx
     import numpy as np
 
+    from detect.quantize import FIXED_ANCHORS
     from symbol.builder import train_symbol
     from symbol.presets import get_preset
+    from train.amp import anchors_of, mixed_train_symbol
     from train.params import INITIALIZER
-    symbol = train_symbol(get_preset(network, size), 20)
-    mod = mx.mod.Module(symbol, data_names=("data",), label_names=("label",))
+    preset = get_preset(network, size)
+    symbol = mixed_train_symbol(preset, 20, amp) if amp else train_symbol(preset, 20)
+    fixed = {FIXED_ANCHORS: mx.nd.array(anchors_of(preset, 20))} if amp else {}
+    mod = mx.mod.Module(symbol, data_names=("data",), label_names=("label",), fixed_param_names=list(fixed))
     mod.bind([("data", (batch, 3, size, size))], [("label", (batch, 2, 6))])
-    mod.init_params(INITIALIZER)
+    mod.init_params(INITIALIZER, arg_params=fixed or None, allow_missing=True)
     mod.init_optimizer(optimizer="sgd", optimizer_params={"learning_rate": 1e-4, "momentum": 0.9})
     label = np.tile(np.array([[1, 0.1, 0.1, 0.5, 0.6, 0], [3, 0.4, 0.3, 0.9, 0.8, 0]]), (batch, 1, 1))
     data = mx.io.DataBatch([mx.nd.array(_noise(batch, size))], [mx.nd.array(label)])
