@@ -149,6 +149,14 @@ def supervise(job: Job, *, grace: float, silence: float, poll: float = 0.2) -> i
         time.sleep(poll)
 
 
+class Terminated(Exception):
+    """The launcher received SIGTERM."""
+
+
+def _terminated(signum, frame):
+    raise Terminated()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = cli.make_parser("python -m tools.launch", "Launch and supervise a distributed training job "
                         "(MXNet's parameter-server kvstore).")
@@ -189,15 +197,18 @@ def run(args: argparse.Namespace) -> int:
     root = args.root_uri or ("127.0.0.1" if local else socket.gethostbyname(socket.gethostname()))
     port = args.port or free_port("127.0.0.1" if local else "")
     job = Job(plan(args.workers, args.servers, hosts, root))
+    # A scheduler (Slurm, a container runtime) stops the launcher with SIGTERM: stop the job as for Ctrl-C.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         for role in job.roles:
             env = dmlc_env(role, root_uri=root, port=port, servers=args.servers, workers=args.workers)
             _start(job, role, command, env, ssh=args.launcher == "ssh", workdir=Path.cwd())
         return supervise(job, grace=args.grace, silence=args.silence_timeout)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as err:
         stop(job, args.grace)
-        print("interrupted: the job was stopped", file=sys.stderr)
-        return 130
+        print(f"{'terminated' if isinstance(err, Terminated) else 'interrupted'}: the job was stopped",
+              file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

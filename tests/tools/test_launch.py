@@ -37,8 +37,20 @@ SCRIPT = ("import os, sys, time\n"
 def _launch(tmp_path, *flags, env=None):
     command = [sys.executable, "-m", "tools.launch", "-n", "2", "-s", "1", "--grace", "2", *flags,
                "--", sys.executable, "-c", SCRIPT]
+    # SIGINT as in a terminal, even when the tests themselves run in the background (which ignores it)
     return subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _wait_until_up(proc, roles=4):
+    """Read the job's output until every role has said it is up; returns those lines."""
+    lines = []
+    while sum(line.endswith(" up\n") for line in lines) < roles:
+        line = proc.stdout.readline()
+        assert line, "the job ended before every role was up"
+        lines.append(line)
+    return lines
 
 
 def _no_children(marker="DMLC_ROLE"):
@@ -78,12 +90,14 @@ def test_a_silent_job_is_stopped(tmp_path):
     assert _no_children() == []
 
 
-def test_ctrl_c_stops_every_process(tmp_path):
+@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"),
+                                              (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_sigterm_stops_every_process(tmp_path, sig, code, word):
     proc = _launch(tmp_path, env={"WORK_S": "600"})
-    time.sleep(3)
-    os.killpg(proc.pid, signal.SIGINT)
+    _wait_until_up(proc)
+    os.killpg(proc.pid, sig)  # Ctrl-C reaches the terminal's whole process group
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == code and f"{word}: the job was stopped" in err
     assert _no_children() == []
 
 

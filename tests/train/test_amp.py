@@ -146,3 +146,12 @@ def test_train_cli_refuses_fp16_on_the_cpu_in_one_line(packed, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error:") and "--amp fp16 needs --gpus" in err
     assert "\n" not in err and not (tmp_path / "ssd-0001.params").exists()
+
+
+def test_bf16_on_two_cpu_contexts_follows_one_context(packed, tmp_path):
+    from tests.train.test_trainer import _batch_losses
+    one = Trainer(_config(packed, tmp_path / "a", amp="bf16", contexts=[mx.cpu(0)]))
+    two = Trainer(_config(packed, tmp_path / "b", amp="bf16", contexts=[mx.cpu(0), mx.cpu(1)]))
+    curve1, curve2 = _batch_losses(one, limit=4), _batch_losses(two, limit=4)
+    assert curve1[0] != curve1[-1]
+    np.testing.assert_allclose(curve2, curve1, rtol=2e-2)

@@ -38,12 +38,13 @@ def _command(packed, prefix, *extra, epochs=1):
             "--seed", str(SEED), "--kvstore", "dist_sync", "--record-log", *extra]
 
 
-def _reference(packed, tmp_path):
+def _reference(packed, tmp_path, amp=None, optimizer="adam"):
     """One process, batch 2 x BATCH: each step the two workers' batches of that step, concatenated."""
     config = TrainConfig(train_rec=packed[0], prefix=tmp_path / "ref" / "ssd",
                          network="vgg16_reduced_tiny", data_shape=300, class_names=CLASSES,
-                         batch_size=2 * BATCH, epochs=1, optimizer="adam", lr=0.002, lr_steps=(),
-                         warmup_epochs=0, augmentation=NO_AUGMENTATION, progress=False, threads=1, seed=SEED)
+                         batch_size=2 * BATCH, epochs=1, optimizer=optimizer, lr=0.002, lr_steps=(),
+                         warmup_epochs=0, augmentation=NO_AUGMENTATION, progress=False, threads=1, seed=SEED,
+                         amp=amp)
     trainer = Trainer(config)
     start = {k: v.asnumpy() for k, v in trainer.module.get_params()[0].items()}
     parts = []
@@ -77,6 +78,26 @@ def test_two_workers_equal_one_process_with_the_global_batch(packed, tmp_path):
     for name in want:  # and so for every tensor
         assert np.linalg.norm(got[name] - want[name]) <= 1e-2 * np.linalg.norm(want[name] - start[name]), name
     assert modelfile.load_meta(prefix).made_by["workers"] == 2
+
+
+def test_two_bf16_workers_equal_one_bf16_process(packed, tmp_path):
+    """--amp bf16 under dist_sync: the update of one bf16 process with the global batch.
+
+    SGD, whose update is linear in the gradients: each worker's weight gradients are rounded to
+    bfloat16 before they are summed (one process rounds the sum), which Adam's normalization would
+    magnify where gradients are near zero."""
+    prefix = tmp_path / "dist" / "ssd"
+    out = subprocess.run(_command(packed, prefix, "--amp", "bf16", "--optimizer", "sgd"), capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    args, auxs = modelfile.load_params(prefix, 1)
+    assert {v.dtype for v in {**args, **auxs}.values()} == {np.float32}
+    assert modelfile.load_meta(prefix).made_by["amp"] == "bf16"
+    start, want = _reference(packed, tmp_path, amp="bf16", optimizer="sgd")
+    want.pop("anchors_fixed")
+    moved = np.concatenate([(want[k] - start[k]).ravel() for k in sorted(want)])
+    apart = np.concatenate([(args[k].asnumpy() - want[k]).ravel() for k in sorted(want)])
+    assert np.linalg.norm(apart) <= 2e-2 * np.linalg.norm(moved)
 
 
 def _workers_of(prefix):

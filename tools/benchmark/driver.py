@@ -110,13 +110,17 @@ def measure_model(prefix: str, args) -> dict:
 def measure_training(args) -> List[dict]:
     rows = []
     runs = max(3, args.runs // 2)
-    for network, size, model, batch in (("vgg16_reduced", 300, "ssd_300_vgg16_atrous_voc", 4),
-                                        ("mobilenet0.5", 300, None, 16)):
-        plan: Plan = {"ours": (dict(kind="train_ours", network=network), "ours"),
-                      "ours_bf16": (dict(kind="train_ours", network=network, amp="bf16"), "ours")}
+    from common.modelfile import load_meta  # imports MXNet: not at the top, --help stays instant
+    bundled = load_meta(BUNDLED_MODEL)
+    for network, size, model, batch, top_down in (
+            ("vgg16_reduced", 300, "ssd_300_vgg16_atrous_voc", 4, None),
+            (bundled.network, bundled.data_shape, None, 16, bundled.made_by.get("top_down"))):
+        case = dict(kind="train_ours", network=network, top_down=top_down)
+        plan: Plan = {"ours": (case, "ours"), "ours_bf16": (dict(case, amp="bf16"), "ours")}
         if model and args.gluoncv:
             plan["gluoncv_equal"] = (dict(kind="train_gluoncv", model=model), "equal")
-        rows.append({"case": f"train {network}_{size} b{batch}",
+        name = f"{network}_{size}" + (f" top-down {top_down} (the bundled network)" if top_down else "")
+        rows.append({"case": f"train {name} b{batch}",
                      "results": measure(plan, dict(size=size, batch=batch, runs=runs), args.rounds)})
     plan = {"ours": (dict(kind="iterator", work=str(args.work)), "ours")}
     rows.append({"case": "augmented iterator 300x300 b32",

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -239,8 +240,10 @@ def _caffe_weights(prototxt: str, work: str) -> Path:
     return weights
 
 
-def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optional[str] = None) -> dict:
-    """Training steps of our symbol; ``amp`` ("bf16") trains the mixed-precision graph of ``--amp``."""
+def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optional[str] = None,
+                      top_down: Optional[int] = None) -> dict:
+    """Training steps of our symbol; ``amp`` ("bf16") trains the mixed-precision graph of ``--amp``,
+    ``top_down`` adds the top-down path of that many channels (as ``train.py --top-down``)."""
     import mxnet as mx
     import numpy as np
 
@@ -250,6 +253,8 @@ def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optio
     from train.amp import anchors_of, mixed_train_symbol
     from train.params import INITIALIZER
     preset = get_preset(network, size)
+    if top_down:
+        preset = replace(preset, top_down=top_down)
     symbol = mixed_train_symbol(preset, 20, amp) if amp else train_symbol(preset, 20)
     fixed = {FIXED_ANCHORS: mx.nd.array(anchors_of(preset, 20))} if amp else {}
     mod = mx.mod.Module(symbol, data_names=("data",), label_names=("label",), fixed_param_names=list(fixed))
