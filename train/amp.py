@@ -46,9 +46,10 @@ def anchors_of(preset, num_classes: int) -> np.ndarray:
     """The (1, N, 4) anchors of ``preset`` at its input size, computed once in float32."""
     _, _, anchors = body(mx.sym.var("data"), preset, num_classes)
     size = preset.data_shape
-    arg_shapes, _, _ = anchors.infer_shape(data=(1, 3, size, size))
-    args = {n: mx.nd.zeros(s) for n, s in zip(anchors.list_arguments(), arg_shapes)}
-    return anchors.bind(mx.cpu(), args, grad_req="null").forward()[0].asnumpy()
+    # MultiBoxPrior reads the feature maps' shapes only: the (zero) weights and BatchNorm states
+    # simple_bind allocates do not matter.
+    executor = anchors.simple_bind(mx.cpu(), data=(1, 3, size, size), grad_req="null")
+    return executor.forward()[0].asnumpy()
 
 
 def mixed_train_symbol(preset, num_classes: int, amp: str, *, loss_output: str = "makeloss") -> mx.sym.Symbol:

@@ -27,8 +27,9 @@ def _same_start(source, target):
     target.module.set_params(args, auxs, allow_missing=True, allow_extra=True)
 
 
-def test_fixed_anchors_are_the_paper_grid():
-    preset = get_preset("vgg16_reduced_tiny", 300)
+@pytest.mark.parametrize("network", ["vgg16_reduced_tiny", "mobilenet0.25"])  # without and with BatchNorm
+def test_fixed_anchors_are_the_paper_grid(network):
+    preset = get_preset(network, 300)
     got = anchors_of(preset, len(CLASSES))[0]
     want = np.concatenate([numpy_prior(spec, h, w)
                            for spec, (h, w) in zip(preset.anchors, preset.feature_shapes())])
@@ -51,9 +52,10 @@ def test_the_bf16_graph_computes_the_body_in_bfloat16():
         assert np.dtype(by_name[name]) == np.float32, name
 
 
-def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path):
-    fp32 = Trainer(_config(packed, tmp_path / "a"))
-    bf16 = Trainer(_config(packed, tmp_path / "b", amp="bf16"))
+@pytest.mark.parametrize("network", ["vgg16_reduced_tiny", "mobilenet0.25"])
+def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, network):
+    fp32 = Trainer(_config(packed, tmp_path / "a", network=network))
+    bf16 = Trainer(_config(packed, tmp_path / "b", amp="bf16", network=network))
     _same_start(fp32, bf16)
     batch = next(iter(fp32.epoch_iterator(1)))
     outputs = []
