@@ -373,7 +373,8 @@ class Trainer:
         """``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``.states`` and metadata, atomically."""
         c = self.config
         args, auxs = self.module.get_params()
-        args.pop(FIXED_ANCHORS, None)  # the float32 symbol computes them
+        # (a copy: get_params returns the module's own dictionaries)
+        args = {k: v for k, v in args.items() if k != FIXED_ANCHORS}  # the float32 symbol computes them
         modelfile.save_model(c.prefix, epoch, self.symbol, args, auxs, self.meta())
         with atomic_paths(modelfile.states_path(c.prefix, epoch)) as (tmp,):
             self.module.save_optimizer_states(str(tmp))

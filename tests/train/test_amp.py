@@ -70,15 +70,16 @@ def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, netw
 
 
 def test_bf16_training_fits_and_checkpoints_stay_float32(packed, tmp_path):
-    trainer = Trainer(_config(packed, tmp_path, amp="bf16", optimizer="adam", batch_size=8))
+    trainer = Trainer(_config(packed, tmp_path, amp="bf16", optimizer="adam", batch_size=8, epochs=2,
+                              checkpoint_every=1))
     batch = next(iter(trainer.epoch_iterator(1)))
     losses = []
     for _ in range(12):
         loss, _, _, pos = trainer.step(batch)
         losses.append(loss / pos)
     assert losses[-1] < 0.6 * losses[0]
-    trainer.save_checkpoint(1)
-    args, auxs = modelfile.load_params(tmp_path / "ssd", 1)
+    trainer.fit()  # two epochs, a checkpoint after each
+    args, auxs = modelfile.load_params(tmp_path / "ssd", 2)
     assert "anchors_fixed" not in args
     assert {v.dtype for v in {**args, **auxs}.values()} == {np.float32}
     symbol = modelfile.load_symbol(tmp_path / "ssd")
