@@ -200,3 +200,17 @@ def test_without_a_progress_bar_the_epoch_logs_a_line_every_log_interval_batches
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch 1 batch")]
     assert len(lines) == trainer.batches_per_epoch // 2 > 0
     assert lines[0].startswith(f"epoch 1 batch 2/{trainer.batches_per_epoch}: loss ")
+
+
+def test_validation_sees_the_weights_of_its_epoch(packed, tmp_path):
+    """After training, validation computes what a trainer starting from the saved checkpoint computes
+    (an inference module reused across weight changes computed with stale oneDNN weights)."""
+    trainer = Trainer(_config(packed, tmp_path, optimizer="adam", batch_size=8, epochs=2, val_every=1))
+    trainer.fit()
+    trainer.validate(keep=4)
+    resumed = Trainer(_config(packed, tmp_path, optimizer="adam", batch_size=8, epochs=3, resume=2))
+    resumed.validate(keep=4)
+    ran, fresh = trainer.last_validation[1], resumed.last_validation[1]
+    assert len(ran) == len(fresh) == 4 and len(ran[0].detections) > 0
+    for a, b in zip(ran, fresh):
+        np.testing.assert_array_equal(a.detections, b.detections)
