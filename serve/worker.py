@@ -86,10 +86,14 @@ class InferenceWorker:
         self._thread.join(timeout=30)
 
     def _detector(self, detection: DetectionParams):
-        if detection not in self._detectors:
-            if len(self._detectors) > self._cache_size:
-                stale = next(k for k in self._detectors if k != self.default)
-                del self._detectors[stale]
+        """The detector of ``detection``: the model's own, or one of ``cache`` others (least recently
+        used dropped first; the dictionary keeps them in order of use)."""
+        if detection in self._detectors:
+            self._detectors[detection] = self._detectors.pop(detection)
+        else:
+            others = [k for k in self._detectors if k != self.default]
+            if len(others) >= self._cache_size:
+                del self._detectors[others[0]]
             self._detectors[detection] = self._load(detection)
         return self._detectors[detection]
 

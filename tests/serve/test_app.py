@@ -147,3 +147,21 @@ def test_an_inference_failure_is_a_json_500_without_a_trace(caplog):
         answer = c.post("/api/v1/detect", content=SAMPLES[0].read_bytes())
     assert answer.status_code == 500 and answer.json() == {"error": "internal error (logged by the server)"}
     assert "kernel exploded" in caplog.text
+
+
+def test_detectors_of_other_settings_are_cached_least_recently_used_first():
+    loads = []
+
+    class Empty:
+        def detect(self, images):
+            return [np.zeros((0, 6))] * len(images)
+
+    worker = InferenceWorker(lambda d: loads.append(d.nms_threshold) or Empty(), DetectionParams(), cache=2)
+    image = np.zeros((8, 8, 3), np.uint8)
+    try:
+        for nms in (0.1, 0.2, 0.1, 0.3, 0.1, 0.2):  # 0.3 pushes out 0.2 (0.1 was used since)
+            worker.submit(image, DetectionParams(nms_threshold=nms)).result(10)
+        worker.submit(image).result(10)
+    finally:
+        worker.close()
+    assert loads == [0.45, 0.1, 0.2, 0.3, 0.2]  # the model's own settings are loaded once and kept
