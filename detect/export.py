@@ -42,6 +42,9 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
         raise ValueError(f"{modelfile.meta_path(prefix)}: already {meta.made_by['precision']}")
     if quantize == "int8" and calib_rec is None:
         raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
+    if quantize == "bf16":
+        from common.cpu import require_bfloat16
+        require_bfloat16("--quantize bf16")
     epoch = modelfile.resolve_epoch(prefix, epoch)
     symbol = inference_symbol(prefix, meta, detection)
     args, auxs = modelfile.load_params(prefix, epoch)

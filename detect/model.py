@@ -191,6 +191,9 @@ class MXNetDetector(Detector):
                     detection: Optional[DetectionParams] = None, meta: Optional[ModelMeta] = None):
         """Load ``PREFIX-*`` files; ``epoch`` defaults to the latest params file."""
         meta = meta or modelfile.load_meta(prefix)
+        if meta.made_by.get("precision") == "bf16" and (ctx is None or ctx.device_type == "cpu"):
+            from common.cpu import require_bfloat16
+            require_bfloat16(f"{modelfile.meta_path(prefix)}: a bf16 model")
         epoch = modelfile.resolve_epoch(prefix, epoch)
         params = detection or DetectionParams(**meta.detection)
         symbol = inference_symbol(prefix, meta, params)

@@ -12,6 +12,18 @@ from tools.make_synthetic_voc import CLASSES, generate
 runtime.configure([])
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``bf16`` are skipped where this CPU has no bfloat16 convolutions, saying why."""
+    marked = [item for item in items if item.get_closest_marker("bf16")]
+    if not marked:
+        return
+    from common.cpu import bfloat16_missing
+    missing = bfloat16_missing()
+    if missing:
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=missing))
+
+
 @pytest.fixture(scope="session")
 def voc_root(tmp_path_factory) -> Path:
     """A 40 + 12 image synthetic VOC folder."""

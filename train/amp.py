@@ -24,6 +24,7 @@ from typing import Optional
 import mxnet as mx
 import numpy as np
 
+from common.cpu import require_bfloat16
 from detect.quantize import FIXED_ANCHORS
 from symbol.builder import body, training_head
 
@@ -105,3 +106,5 @@ def check_amp(amp: Optional[str], contexts) -> None:
     if amp == "bf16" and gpu:
         raise ValueError("--amp bf16 runs on CPUs only (MXNet 1.9 has no bfloat16 GPU kernels; "
                          "use --amp fp16)")
+    if amp == "bf16":
+        require_bfloat16("--amp bf16")

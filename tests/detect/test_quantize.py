@@ -25,7 +25,7 @@ def _map(prefix, rec, tmp_path, name):
 @pytest.mark.parametrize("precision, extra, tolerance", [
     ("int8", ["--calib-images", "16", "--calib-mode", "naive"], 0.03),
     ("int8", ["--calib-images", "16", "--calib-mode", "entropy"], 0.08),
-    ("bf16", [], 0.03),
+    pytest.param("bf16", [], 0.03, marks=pytest.mark.bf16),
 ])
 def test_lower_precision_keeps_the_map(precision, extra, tolerance, packed, tmp_path):
     train_rec, val_rec = packed
@@ -49,6 +49,31 @@ def test_quantize_errors(packed, tmp_path, capsys):
     assert "--exclude 'no_such_layer' matches no layer" in capsys.readouterr().err
 
 
+def test_bf16_is_refused_in_one_line_where_the_cpu_has_no_bfloat16_kernels(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from common import cpu
+    from detect import demo
+    monkeypatch.setattr(cpu, "bfloat16_missing", lambda: "MXNet has no bfloat16 convolutions on this CPU")
+    assert deploy.main(["--prefix", BUNDLED, "--out", str(tmp_path / "q"), "--quantize", "bf16"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --quantize bf16: MXNet has no bfloat16 convolutions "
+                                               "on this CPU")
+    assert list(tmp_path.iterdir()) == []
+    # a bf16 model made on another machine: refused when loaded, naming its file
+    prefix = tmp_path / "made_elsewhere"
+    for path in (modelfile.symbol_path(BUNDLED), modelfile.params_path(BUNDLED, 4)):
+        shutil.copy(path, str(path).replace(BUNDLED, str(prefix)))
+    meta = json.loads(modelfile.meta_path(BUNDLED).read_text())
+    meta["made_by"]["precision"] = "bf16"
+    modelfile.meta_path(prefix).write_text(json.dumps(meta))
+    assert demo.main(["--prefix", str(prefix), "--out", str(tmp_path / "out"), "data/demo"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {modelfile.meta_path(prefix)}: a bf16 model: MXNet has no bfloat16 convolutions "
+                   "on this CPU")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.bf16
 def test_bf16_graph_runs_convolutions_in_bfloat16_and_keeps_the_fp32_anchors():
     from pathlib import Path
 

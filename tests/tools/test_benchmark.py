@@ -15,14 +15,19 @@ def test_smallest_case_measures_every_variant_with_the_default_threads(tmp_path,
     assert driver.main(["--cases", "mobilenet0.25_300", "--runs", "3", "--batch", "2", "--rounds", "1",
                         "--no-gluoncv", "--no-opencv", "--no-training", "--json", str(out),
                         "--work", str(tmp_path)]) == 0
-    [row] = json.loads(out.read_text())["cases"]
-    for variant in ("ours", "ours_no_nms", "ours_int8", "ours_bf16"):
+    from common.cpu import bfloat16_missing
+    saved = json.loads(out.read_text())
+    [row] = saved["cases"]
+    missing = bfloat16_missing()
+    assert saved["bf16_missing"] == missing and ("ours_bf16" in row["results"]) == (missing is None)
+    for variant in ("ours", "ours_no_nms", "ours_int8") + (() if missing else ("ours_bf16",)):
         [result] = row["results"][variant]
         assert result["b1_ms"] > 0 and result["throughput"] > 0
         # nothing set by hand: the child chose every core and the naive engine itself
         assert result["env"] == {"OMP_NUM_THREADS": str(os.cpu_count()), "MXNET_ENGINE_TYPE": "NaiveEngine"}
     table = capsys.readouterr().out
     assert table.startswith("| case | ours fp32 (ms)") and "| mobilenet0.25_300 |" in table
+    assert (f"bf16 not measured: {missing}." in table) == (missing is not None)
 
 
 def test_rounds_interleave_the_measurements_of_a_row(monkeypatch):
@@ -64,6 +69,7 @@ def test_opencv_worker_with_and_without_winograd(tmp_path):
         assert result["b1_ms"] > 0 and result["throughput"] > 0
 
 
+@pytest.mark.bf16
 def test_training_worker_trains_the_bf16_graph_of_amp():
     spec = dict(kind="train_ours", network="vgg16_reduced_tiny", size=300, batch=2, runs=2)
     for amp in (None, "bf16"):

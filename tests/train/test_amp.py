@@ -52,6 +52,7 @@ def test_the_bf16_graph_computes_the_body_in_bfloat16():
         assert np.dtype(by_name[name]) == np.float32, name
 
 
+@pytest.mark.bf16
 @pytest.mark.parametrize("network", ["vgg16_reduced_tiny", "mobilenet0.25"])
 def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, network):
     fp32 = Trainer(_config(packed, tmp_path / "a", network=network))
@@ -69,6 +70,7 @@ def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, netw
     assert not np.array_equal(loss16, loss32)
 
 
+@pytest.mark.bf16
 def test_bf16_training_fits_and_checkpoints_stay_float32(packed, tmp_path):
     trainer = Trainer(_config(packed, tmp_path, amp="bf16", optimizer="adam", batch_size=8, epochs=2,
                               checkpoint_every=1))
@@ -151,6 +153,18 @@ def test_train_cli_refuses_fp16_on_the_cpu_in_one_line(packed, tmp_path, capsys)
     assert "\n" not in err and not (tmp_path / "ssd-0001.params").exists()
 
 
+def test_train_cli_refuses_bf16_where_the_cpu_has_no_bfloat16_kernels(packed, tmp_path, capsys, monkeypatch):
+    from common import cpu
+    from train.cli import main
+    monkeypatch.setattr(cpu, "bfloat16_missing", lambda: "MXNet has no bfloat16 convolutions on this CPU")
+    code = main(["--train-rec", str(packed[0]), "--prefix", str(tmp_path / "ssd"),
+                 "--network", "vgg16_reduced_tiny", "--amp", "bf16", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "error: --amp bf16: MXNet has no bfloat16 convolutions on this CPU"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.bf16
 def test_bf16_on_two_cpu_contexts_follows_one_context(packed, tmp_path):
     from tests.train.test_trainer import _batch_losses
     one = Trainer(_config(packed, tmp_path / "a", amp="bf16", contexts=[mx.cpu(0)]))

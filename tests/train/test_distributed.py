@@ -80,6 +80,7 @@ def test_two_workers_equal_one_process_with_the_global_batch(packed, tmp_path):
     assert modelfile.load_meta(prefix).made_by["workers"] == 2
 
 
+@pytest.mark.bf16
 def test_two_bf16_workers_equal_one_bf16_process(packed, tmp_path):
     """--amp bf16 under dist_sync: the update of one bf16 process with the global batch.
 

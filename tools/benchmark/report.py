@@ -89,7 +89,9 @@ def _serving_row(row: dict) -> List[str]:
             fmt(median(res, "serving", "p99_ms")), spread(ratios(res, "serving", "raw", "throughput"))]
 
 
-def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = ()) -> str:
+def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = (), *,
+             bf16_missing: Optional[str] = None) -> str:
+    """The tables of a run; ``bf16_missing``: why the bf16 columns are empty (``common.cpu``)."""
     header = (["case"] + [c for c, _ in INFERENCE_TIMES] + ["ours b8 img/s"]
               + [c for c, _, _ in INFERENCE_RATIOS])
     lines = table(header, [_inference_row(r) for r in rows])
@@ -100,4 +102,6 @@ def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = (
     if serving:
         lines += [""] + table(("web service", "model alone img/s", "service req/s", "p50 ms", "p99 ms",
                                "service / model"), [_serving_row(r) for r in serving])
+    if bf16_missing:
+        lines += ["", f"bf16 not measured: {bf16_missing}."]
     return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""What this machine's CPU can compute in MXNet, asked of MXNet itself.
+
+MXNet 1.9's CPU kernels for bfloat16 come from oneDNN, which has them only on
+CPUs with AVX-512 (natively with AVX512-BF16, emulated on other AVX-512 cores).
+On an AVX2-only CPU a bfloat16 convolution fails when it first runs, deep in a
+training or inference step, with "could not create a primitive descriptor
+iterator". ``bfloat16_missing`` runs one tiny bfloat16 convolution instead, so
+that ``--amp bf16`` and ``--quantize bf16`` can be refused up front in one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Set
+
+import numpy as np
+
+#: How MXNet spells bfloat16 as a NumPy dtype (``mxnet.contrib.amp.bfloat16``).
+BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> Set[str]:
+    """The instruction-set flags of the first CPU in ``cpuinfo`` (empty where there is no such file)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name, or ``"this CPU"`` where it cannot be read."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return "this CPU"
+    for line in text.splitlines():
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip()
+    return "this CPU"
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """File descriptor 2 (where MXNet's C++ code logs) sent to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@functools.lru_cache(maxsize=None)
+def bfloat16_missing() -> Optional[str]:
+    """``None`` when MXNet runs bfloat16 convolutions on this CPU, else why not (one sentence).
+
+    Runs a 1x4x8x8 bfloat16 convolution (about 10 ms, once per process).
+    """
+    import mxnet as mx
+    data = mx.sym.amp_cast(mx.sym.var("data"), dtype=BFLOAT16)
+    weight = mx.sym.amp_cast(mx.sym.var("weight"), dtype=BFLOAT16)
+    conv = mx.sym.Convolution(data, weight, kernel=(3, 3), num_filter=4, no_bias=True)
+    inputs = {"data": mx.nd.ones((1, 4, 8, 8)), "weight": mx.nd.ones((4, 4, 3, 3))}
+    try:
+        with _quiet_stderr():  # MXNet logs the binding and the failure it raises: the probe says it better
+            out = mx.sym.amp_cast(conv, dtype="float32").bind(mx.cpu(), inputs).forward()[0].asnumpy()
+    except mx.base.MXNetError:
+        isa = "AVX-512 without BF16" if "avx512f" in cpu_flags() else "no AVX-512"
+        return (f"MXNet has no bfloat16 convolutions on {cpu_name()} ({isa}); "
+                "its oneDNN kernels need a CPU with AVX-512 (best with AVX512-BF16)")
+    if not np.all(out == 36.0):  # 3x3x4 products of ones: exact in bfloat16
+        return f"MXNet's bfloat16 convolution on {cpu_name()} computed {out.ravel()[0]} for 36"
+    return None
+
+
+def require_bfloat16(what: str) -> None:
+    """Raise ``ValueError("<what>: <why not>")`` when this CPU cannot run bfloat16 convolutions."""
+    missing = bfloat16_missing()
+    if missing:
+        raise ValueError(f"{what}: {missing}")
