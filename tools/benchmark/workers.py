@@ -307,13 +307,20 @@ def worker_iterator(size: int, batch: int, runs: int, work: str) -> dict:
         rec = _small_rec(Path(work))
     it = DetRecordIter(rec, batch_size=batch, data_shape=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                        augmentation=Augmentation(), shuffle=True)
-    batches = iter(it)
+    batches = _epochs(it)
     next(batches).data[0].wait_to_read()  # start-up (threads, first prefetch) is not counted
     count, start = 0, time.perf_counter()
     for _ in range(runs * 4):
         next(batches).data[0].wait_to_read()
         count += batch
     return {"throughput": count / (time.perf_counter() - start)}
+
+
+def _epochs(it):
+    """The batches of ``it`` epoch after epoch (reset at the end of each, as training does)."""
+    while True:
+        yield from it
+        it.reset()
 
 
 def _small_rec(work: Path) -> Path:
