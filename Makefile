@@ -35,7 +35,7 @@ test: $(STAMP)
 browser-deps:
 	apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver
 
-## The parsers of user files fuzzed with many more examples than make test runs (about 5 minutes).
+## The parsers of user files fuzzed with many more examples than make test runs (15000 examples each; 8 minutes on 2 cores).
 fuzz: $(STAMP)
 	$(PY) -m pytest -q tests/fuzz --hypothesis-profile=fuzz
 
