@@ -18,32 +18,29 @@ from typing import Optional, Set
 
 import numpy as np
 
-#: How MXNet spells bfloat16 as a NumPy dtype (``mxnet.contrib.amp.bfloat16``).
-BFLOAT16 = np.dtype([("bfloat16", np.uint16)])
+CPUINFO = Path("/proc/cpuinfo")
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> Set[str]:
-    """The instruction-set flags of the first CPU in ``cpuinfo`` (empty where there is no such file)."""
+def _first(field: str, cpuinfo: Path) -> Optional[str]:
+    """The value of ``field`` for the first CPU in ``cpuinfo``; None where there is no such file or field."""
     try:
         text = cpuinfo.read_text()
     except OSError:
-        return set()
+        return None
     for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
-
-
-def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name, or ``"this CPU"`` where it cannot be read."""
-    try:
-        text = cpuinfo.read_text()
-    except OSError:
-        return "this CPU"
-    for line in text.splitlines():
-        if line.startswith("model name"):
+        if line.startswith(field):
             return line.partition(":")[2].strip()
-    return "this CPU"
+    return None
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> Set[str]:
+    """The instruction-set flags of the first CPU in ``cpuinfo`` (empty where there is no such file)."""
+    return set((_first("flags", cpuinfo) or "").split())
+
+
+def cpu_name(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU's model name, or ``"this CPU"`` where it cannot be read."""
+    return _first("model name", cpuinfo) or "this CPU"
 
 
 @contextlib.contextmanager
@@ -67,8 +64,9 @@ def bfloat16_missing() -> Optional[str]:
     Runs a 1x4x8x8 bfloat16 convolution (about 10 ms, once per process).
     """
     import mxnet as mx
-    data = mx.sym.amp_cast(mx.sym.var("data"), dtype=BFLOAT16)
-    weight = mx.sym.amp_cast(mx.sym.var("weight"), dtype=BFLOAT16)
+    from mxnet.contrib.amp.amp import bfloat16
+    data = mx.sym.amp_cast(mx.sym.var("data"), dtype=bfloat16)
+    weight = mx.sym.amp_cast(mx.sym.var("weight"), dtype=bfloat16)
     conv = mx.sym.Convolution(data, weight, kernel=(3, 3), num_filter=4, no_bias=True)
     inputs = {"data": mx.nd.ones((1, 4, 8, 8)), "weight": mx.nd.ones((4, 4, 3, 3))}
     try:

@@ -46,13 +46,9 @@ Plan = Dict[str, Tuple[dict, str]]
 
 
 def _bf16_missing() -> Optional[str]:
+    """Why the bf16 variants cannot run here (``common.cpu``), or None; where they cannot, none runs."""
     from common.cpu import bfloat16_missing  # imports MXNet: not at the top, --help stays instant
     return bfloat16_missing()
-
-
-def _bf16() -> bool:
-    """Whether the bf16 variants can run here (``common.cpu``): where not, they are not measured."""
-    return _bf16_missing() is None
 
 
 def run_worker(spec: dict, threads: str) -> Optional[dict]:
@@ -74,7 +70,7 @@ def inference_plan(name: str, args) -> Plan:
     """What a case's row measures, by label."""
     network, size, gluon_model, caffe = CASES[name]
     variants = [("", "fp32"), ("_no_nms", "no_nms"), ("_int8", "int8")]
-    variants += [("_bf16", "bf16")] if _bf16() else []
+    variants += [("_bf16", "bf16")] if _bf16_missing() is None else []
     plan: Plan = {f"ours{suffix}": (dict(kind="ours", network=network, variant=variant), "ours")
                   for suffix, variant in variants}
     if args.onnx:
@@ -128,7 +124,7 @@ def measure_training(args) -> List[dict]:
             (bundled.network, bundled.data_shape, None, 16, bundled.made_by.get("top_down"))):
         case = dict(kind="train_ours", network=network, top_down=top_down)
         plan: Plan = {"ours": (case, "ours")}
-        if _bf16():
+        if _bf16_missing() is None:
             plan["ours_bf16"] = (dict(case, amp="bf16"), "ours")
         if model and args.gluoncv:
             plan["gluoncv_equal"] = (dict(kind="train_gluoncv", model=model), "equal")
@@ -184,8 +180,9 @@ def run(args: argparse.Namespace) -> int:
     from common.atomic import write_json
     from common.cpu import cpu_name
     from tools.benchmark.report import markdown
-    if not _bf16():
-        print(f"bf16 columns left empty: {_bf16_missing()}", file=sys.stderr)
+    bf16_missing = _bf16_missing()
+    if bf16_missing:
+        print(f"bf16 columns left empty: {bf16_missing}", file=sys.stderr)
     names = args.cases.split(",")
     unknown = [c for c in names if c not in CASES]
     if unknown:
@@ -200,9 +197,9 @@ def run(args: argparse.Namespace) -> int:
     training = measure_training(args) if args.training else []
     serving = measure_serving(args) if args.serving else []
     write_json(args.json, {"cases": rows, "training": training, "serving": serving,
-                           "cpu_count": os.cpu_count(), "cpu": cpu_name(), "bf16_missing": _bf16_missing(),
+                           "cpu_count": os.cpu_count(), "cpu": cpu_name(), "bf16_missing": bf16_missing,
                            "rounds": args.rounds, "command": args.command})
-    print(markdown(rows, training, serving, bf16_missing=_bf16_missing()))
+    print(markdown(rows, training, serving, bf16_missing=bf16_missing))
     return 0
 
 
