@@ -76,6 +76,11 @@ def write_text(path: os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def json_text(obj) -> str:
+    """``obj`` as the project writes JSON files: indented, keys sorted, a final newline."""
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
+
+
 def write_json(path: os.PathLike, obj) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    write_text(path, json_text(obj))

@@ -1,100 +1,34 @@
 """One model = three files: ``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``PREFIX-meta.json``.
 
-The metadata holds what every consumer needs to run the model without
-repeating flags: network and preset, input size, channel order, mean/std,
-class names, whether the symbol is a training or a deploy graph (with NMS
-fused), its detection parameters and how the model was made.
+This module reads and writes the MXNet files; the metadata and the file names
+are ``common.modelmeta`` (no MXNet), whose names are used here as they are.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import mxnet as mx
 
 from common import errors
-from common.atomic import atomic_paths, write_json
+from common.atomic import atomic_paths, json_text
+from common.modelmeta import (
+    ModelMeta,
+    file_sha256,
+    load_meta,
+    meta_path,
+    params_path,
+    states_path,
+    symbol_path,
+)
+
+__all__ = ["ModelMeta", "load_meta", "meta_path", "params_path", "states_path", "symbol_path", "save_model",
+           "load_symbol", "load_params", "split_params", "latest_epoch", "resolve_epoch"]
 
 log = logging.getLogger(__name__)
-
-META_VERSION = 1
-
-
-@dataclass
-class ModelMeta:
-    """Metadata of a saved model.
-
-    Attributes
-    ----------
-    kind : str
-        ``"train"`` (symbol with loss head) or ``"deploy"`` (detection output).
-    network : str or None
-        Backbone name; ``None`` for models built elsewhere (e.g. converted).
-    data_shape : int
-        Square input side, pixels.
-    class_names : tuple of str
-    mean, std : (float, float, float)
-        Input normalization ``(pixel - mean) / std`` in ``channel_order``.
-    channel_order : str
-        ``"RGB"`` or ``"BGR"``.
-    detection : dict
-        nms_threshold, nms_topk, force_suppress, threshold of the deploy head.
-    made_by : dict
-        Provenance: command line, source model, etc.
-    """
-
-    kind: str
-    network: Optional[str]
-    data_shape: int
-    class_names: Tuple[str, ...]
-    mean: Tuple[float, float, float]
-    std: Tuple[float, float, float]
-    channel_order: str = "RGB"
-    detection: Dict[str, float] = field(default_factory=dict)
-    made_by: Dict[str, object] = field(default_factory=dict)
-    version: int = META_VERSION
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["class_names"] = list(self.class_names)
-        d["mean"], d["std"] = list(self.mean), list(self.std)
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict, where: str = "metadata") -> "ModelMeta":
-        required = ("kind", "network", "data_shape", "class_names", "mean", "std")
-        missing = [k for k in required if k not in d]
-        if missing:
-            raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
-        if d["kind"] not in ("train", "deploy"):
-            raise ValueError(f"{where}: field 'kind' must be 'train' or 'deploy', got {d['kind']!r}")
-        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
-        known["class_names"] = tuple(known["class_names"])
-        known["mean"], known["std"] = tuple(known["mean"]), tuple(known["std"])
-        return cls(**known)
-
-
-def symbol_path(prefix) -> Path:
-    return Path(f"{prefix}-symbol.json")
-
-
-def params_path(prefix, epoch: int) -> Path:
-    return Path(f"{prefix}-{epoch:04d}.params")
-
-
-def meta_path(prefix) -> Path:
-    return Path(f"{prefix}-meta.json")
-
-
-def states_path(prefix, epoch: int) -> Path:
-    return Path(f"{prefix}-{epoch:04d}.states")
 
 
 def save_model(prefix, epoch: int, symbol: mx.sym.Symbol, arg_params: dict, aux_params: dict,
@@ -104,30 +38,21 @@ def save_model(prefix, epoch: int, symbol: mx.sym.Symbol, arg_params: dict, aux_
     ``only_epoch`` (exported models) then deletes the prefix's params of other
     epochs: they belong to a previous model whose symbol and metadata were just
     replaced, and commands that default to the latest epoch would load them.
-    Training checkpoints keep every epoch.
+    Training checkpoints keep every epoch. The metadata records the SHA-256 of the symbol
+    file written with it (``ModelMeta.symbol_sha256``).
     """
     blob = {f"arg:{k}": v for k, v in arg_params.items()}
     blob.update({f"aux:{k}": v for k, v in aux_params.items()})
-    with atomic_paths(symbol_path(prefix), params_path(prefix, epoch)) as (tmp_sym, tmp_params):
+    paths = symbol_path(prefix), params_path(prefix, epoch), meta_path(prefix)
+    with atomic_paths(*paths) as (tmp_sym, tmp_params, tmp_meta):
         symbol.save(str(tmp_sym), remove_amp_cast=False)  # MXNet drops amp_cast nodes by default
         mx.nd.save(str(tmp_params), blob)
-    write_json(meta_path(prefix), meta.to_json())
+        meta = dataclasses.replace(meta, symbol_sha256=file_sha256(tmp_sym))
+        tmp_meta.write_text(json_text(meta.to_json()))
     if only_epoch:
         for other in _epochs(prefix) - {epoch}:
             params_path(prefix, other).unlink()
             log.info("removed %s: a previous model's parameters", params_path(prefix, other))
-
-
-def load_meta(prefix) -> ModelMeta:
-    path = meta_path(prefix)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: model metadata not found (expected beside "
-                                f"{symbol_path(prefix).name})")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: malformed JSON: {err}") from None
-    return ModelMeta.from_json(data, where=str(path))
 
 
 def load_symbol(prefix) -> mx.sym.Symbol:
