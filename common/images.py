@@ -16,9 +16,6 @@ from typing import Union
 import cv2
 import numpy as np
 
-#: Smallest side, in pixels, of an image the commands accept; smaller ones break resizing and crops.
-MIN_SIDE = 2
-
 
 class ImageError(ValueError):
     """An image that cannot be used; the message names it and says why."""
@@ -53,7 +50,9 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     Raises
     ------
     ImageError
-        Empty data, an unknown or undecodable format, a truncated JPEG/PNG, or a side under ``MIN_SIDE``.
+        Empty data, an unknown or undecodable format, a truncated JPEG/PNG. Any size is accepted
+        (detection resizes every image to the model's input, 1x1 included); packing for training
+        has its own minimum (``dataset.recordio.MIN_SIDE``).
     """
     if not data:
         raise ImageError(f"{where}: empty file, not an image")
@@ -65,9 +64,6 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise ImageError(f"{where}: corrupt {kind.upper()}, OpenCV cannot decode it")
-    if min(image.shape[:2]) < MIN_SIDE:
-        raise ImageError(f"{where}: image is {image.shape[1]}x{image.shape[0]}; sides under {MIN_SIDE} px "
-                         "are not supported")
     return image
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.boxes import box_scale
-from dataset.records import DatasetError
+from dataset.records import DatasetError, ImageRecord
 
 HEADER_WIDTH = 4
 #: Where ``image_width, image_height`` sit in a record's header.
@@ -115,3 +115,18 @@ def iter_layout(row: np.ndarray) -> tuple:
                          "not a detection record")
     start = ITER_PREFIX + header
     return start, width, (row.size - start) // width
+
+
+def normalized_objects(record: ImageRecord) -> np.ndarray:
+    """(n, OBJECT_WIDTH) array ``[cls, x1, y1, x2, y2, difficult]``, coordinates in [0, 1].
+
+    An image without objects gets one padding row (class -1): the SSD
+    augmenter of ImageDetRecordIter rejects labels with no object row, and
+    drops padding rows itself.
+    """
+    w, h = float(record.width), float(record.height)
+    rows = [[o.class_id, o.xmin / w, o.ymin / h, o.xmax / w, o.ymax / h, float(o.difficult)]
+            for o in record.objects]
+    if not rows:
+        rows = [[PAD_VALUE] * OBJECT_WIDTH]
+    return np.array(rows, dtype=np.float32)

@@ -20,22 +20,8 @@ from tqdm import tqdm
 from common.atomic import atomic_paths, write_json, write_text
 from common.images import ImageError, decode_image
 from dataset import label_layout
+from dataset.label_layout import normalized_objects
 from dataset.records import DatasetError, ImageRecord
-
-
-def normalized_objects(record: ImageRecord) -> np.ndarray:
-    """(n, OBJECT_WIDTH) array ``[cls, x1, y1, x2, y2, difficult]``, coordinates in [0, 1].
-
-    An image without objects gets one padding row (class -1): the SSD
-    augmenter of ImageDetRecordIter rejects labels with no object row, and
-    drops padding rows itself.
-    """
-    w, h = float(record.width), float(record.height)
-    rows = [[o.class_id, o.xmin / w, o.ymin / h, o.xmax / w, o.ymax / h, float(o.difficult)]
-            for o in record.objects]
-    if not rows:
-        rows = [[label_layout.PAD_VALUE] * label_layout.OBJECT_WIDTH]
-    return np.array(rows, dtype=np.float32)
 
 
 def _read_image_bytes(record: ImageRecord) -> bytes:
@@ -49,8 +35,9 @@ def _read_image_bytes(record: ImageRecord) -> bytes:
     except ImageError as err:
         raise DatasetError(str(err)) from None
     if min(image.shape[:2]) < MIN_SIDE:
-        raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]}; training images need "
-                           f"sides of at least {MIN_SIDE} px")
+        raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]}; packed images need "
+                           f"sides of at least {MIN_SIDE} px (MXNet's ImageDetRecordIter cannot decode and "
+                           "crop smaller ones; detection takes any size)")
     if image.shape[:2] != (record.height, record.width):
         raise DatasetError(f"{where}: image is {image.shape[1]}x{image.shape[0]} but the annotation "
                            f"says {record.width}x{record.height}")

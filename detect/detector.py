@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from common.modelfile import ModelMeta
+from common.modelmeta import ModelMeta
 from symbol import detection_layout as rows
 from symbol.coding import DetectionParams
 
@@ -80,7 +80,8 @@ class Detector:
     def detect(self, images_bgr: Sequence[np.ndarray], thresh: float = 0.0) -> List[np.ndarray]:
         """Detections per image in **pixels**: (K, 6) ``[class_id, score, x1, y1, x2, y2]``.
 
-        Rows are sorted by descending score and have ``score >= thresh``.
+        Rows are sorted by descending score and have ``score >= thresh``; boxes are clipped to
+        the image and rows left with no area are dropped (``detection_layout.inside_image``).
         """
         results = []
         for start in range(0, len(images_bgr), self.batch_size):
@@ -90,5 +91,5 @@ class Detector:
                 keep = rows.valid(dets)
                 keep = rows.by_score(keep[keep[:, rows.SCORE] >= thresh])
                 h, w = image.shape[:2]
-                results.append(rows.to_pixels(keep, w, h))
+                results.append(rows.inside_image(rows.to_pixels(keep, w, h), w, h))
         return results

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import colorsys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -31,31 +32,60 @@ def _label_top(box_top: int, height: int, taken: List[Tuple[int, int, int, int]]
     return top
 
 
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: Label text height (capital letters) as a share of the image's shorter side, and its minimum in pixels.
+LABEL_SHARE, LABEL_MIN_PX = 0.015, 10
+#: Box line width as a share of the shorter side (at least 1 pixel).
+LINE_SHARE = 1 / 300
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """Sizes of what ``draw_detections`` draws on an image, in pixels (font scale for OpenCV)."""
+
+    font_scale: float
+    text_thickness: int
+    line_width: int
+
+    @classmethod
+    def for_image(cls, width: int, height: int) -> "LabelStyle":
+        """Text about 1.5% of the shorter side and at least 10 px tall; lines scaled alike.
+
+        Readable on a 300-pixel thumbnail and on a 4000-pixel photo.
+        """
+        side = min(width, height)
+        text_px = max(LABEL_MIN_PX, LABEL_SHARE * side)
+        (_, cap_px), _ = cv2.getTextSize("H", FONT, 1.0, 1)
+        return cls(font_scale=text_px / cap_px, text_thickness=max(1, round(text_px / 14)),
+                   line_width=max(1, round(LINE_SHARE * side)))
+
+
 def draw_detections(image_bgr: np.ndarray, detections: np.ndarray,
                     class_names: Sequence[str]) -> np.ndarray:
     """A copy of ``image_bgr`` with boxes and ``name score`` labels.
 
     ``detections`` rows are ``[class_id, score, x1, y1, x2, y2]`` in pixels. A label sits
     above its box, or inside it when the box touches the top edge, and moves down rather
-    than cover another label.
+    than cover another label. Sizes follow the image (``LabelStyle.for_image``).
     """
     out = image_bgr.copy()
-    thickness = max(1, round(min(out.shape[:2]) / 300))
+    style = LabelStyle.for_image(out.shape[1], out.shape[0])
+    pad = max(1, round(style.font_scale * 2))
     taken: List[Tuple[int, int, int, int]] = []
     for cls, score, x1, y1, x2, y2 in detections:
         cls = int(cls)
         color = class_color(cls)
         p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
-        cv2.rectangle(out, p1, p2, color, thickness)
+        cv2.rectangle(out, p1, p2, color, style.line_width)
         name = class_names[cls] if 0 <= cls < len(class_names) else str(cls)
         text = f"{name} {score:.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45, 1)
-        w, h = tw + 2, th + base + 2
+        (tw, th), base = cv2.getTextSize(text, FONT, style.font_scale, style.text_thickness)
+        w, h = tw + 2 * pad, th + base + 2 * pad
         top = _label_top(p1[1], h, taken, p1[0], w)
         taken.append((p1[0], top, p1[0] + w, top + h))
         cv2.rectangle(out, (p1[0], top), (p1[0] + w, top + h), color, -1)
-        cv2.putText(out, text, (p1[0] + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
-                    (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(out, text, (p1[0] + pad, top + th + pad), FONT, style.font_scale, (0, 0, 0),
+                    style.text_thickness, cv2.LINE_AA)
     return out
 
 

@@ -13,8 +13,9 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from common.boxes import box_iou
 from dataset import label_layout as objs
-from evaluate.voc_ap import box_iou, image_boxes
+from evaluate.voc_ap import image_boxes
 from symbol import detection_layout as rows
 
 #: Object-size bin edges: sqrt(box area) over the image's shorter side.

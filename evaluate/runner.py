@@ -13,7 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from common.images import read_image
-from dataset.recordio import normalized_objects
+from dataset.label_layout import normalized_objects
 from dataset.records import ImageRecord
 from symbol import detection_layout as rows
 
@@ -36,7 +36,8 @@ def evaluate_batches(forward: Callable[[np.ndarray], np.ndarray], iterator, eval
     Pass a freshly made iterator (``wrap_last_batch=False``): ImageDetRecordIter
     loses prefetched batches when reset after it has been idle, so this function
     does not reset it. ``forward`` maps a batch's data (B, 3, S, S) to (B, K, 6) detections,
-    normalized (``symbol.detection_layout``); ground truth comes from the batch label
+    normalized (``symbol.detection_layout``), whose boxes are clipped to the image (rows left
+    with no area dropped, as users see them); ground truth comes from the batch label
     (B, M, 6) and boxes are compared in the original pixels when the ``DetBatch``
     has ``image_sizes``. Returns the first ``keep`` images' samples.
     """
@@ -50,10 +51,11 @@ def evaluate_batches(forward: Callable[[np.ndarray], np.ndarray], iterator, eval
         sizes = batch.image_sizes
         for i in range(real):
             size = None if sizes is None else tuple(int(v) for v in sizes[i])
+            inside = rows.inside_image(rows.valid(dets[i]))
             for ev in evaluators:
-                ev.update(dets[i], labels[i], size)
+                ev.update(inside, labels[i], size)
             if len(kept) < keep:
-                kept.append(Sample(dets[i], labels[i], size, index))
+                kept.append(Sample(inside, labels[i], size, index))
             index += 1
     return kept
 

@@ -45,3 +45,20 @@ def to_normalized(rows: np.ndarray, width: float, height: float) -> np.ndarray:
     out = np.array(rows, copy=True)
     out[:, BOX] /= box_scale(width, height, out.dtype)
     return out
+
+
+def inside_image(rows: np.ndarray, width: float = 1.0, height: float = 1.0) -> np.ndarray:
+    """``rows`` (K, 6) with boxes clipped to the image ``[0, width] x [0, height]``; rows left with
+    no area (box entirely outside, or degenerate) dropped.
+
+    Boxes are in the units of ``width`` and ``height``: pixels, or normalized with the defaults.
+    Caffe models whose DetectionOutput does not ``clip`` emit boxes outside the image; users see
+    only the part of a box that lies in the image.
+    """
+    out = np.array(rows, copy=True).reshape(-1, ROW_WIDTH)
+    x = slice(BOX.start, BOX.stop, 2)
+    y = slice(BOX.start + 1, BOX.stop, 2)
+    out[:, x] = np.clip(out[:, x], 0, width)
+    out[:, y] = np.clip(out[:, y], 0, height)
+    xmin, ymin, xmax, ymax = (out[:, BOX.start + k] for k in range(4))
+    return out[(xmax > xmin) & (ymax > ymin)]

@@ -16,7 +16,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from evaluate.voc_ap import box_iou
+from common.boxes import box_iou
 from symbol.backbones.mobilenet import PREFIX, gluon_mobilenet
 from symbol.backbones.vgg import vgg16_reduced_symbol
 from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD

@@ -4,7 +4,7 @@ import pytest
 
 from dataset.augmentation import Augmentation
 from dataset.iterator import DetRecordIter
-from dataset.recordio import normalized_objects
+from dataset.label_layout import normalized_objects
 from dataset.voc import load_voc
 from tools.make_synthetic_voc import CLASSES
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from dataset.iterator import SHUFFLE_CHUNK_MB, DetRecordIter
+from dataset.label_layout import normalized_objects
 from dataset.recordio import (
-    normalized_objects,
     pack_records,
     read_labels,
     read_sidecar,

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from evaluate.voc_ap import VOCEvaluator, area_ap, box_iou, voc07_ap
+from common.boxes import box_iou
+from evaluate.voc_ap import VOCEvaluator, area_ap, voc07_ap
 
 
 def test_box_iou():

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 
 from common import modelfile
+from common.boxes import box_iou
 from common.paths import BUNDLED_MODEL, DEMO_IMAGES
 from dataset.voc import parse_annotation
 from detect import demo
-from evaluate.voc_ap import box_iou
 
 MODEL = BUNDLED_MODEL
 DEMO = DEMO_IMAGES
