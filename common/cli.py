@@ -102,6 +102,21 @@ def add_model_args(p: argparse.ArgumentParser, *, default: Optional[str] = None)
                    help="NNNN of the params file (default: the latest)")
 
 
+#: ``--engine`` choices; ``auto`` is OpenVINO where it is installed, else ONNX Runtime.
+ENGINES = ("auto", "onnxruntime", "openvino")
+#: ``--precision`` choices (OpenVINO's compute precision).
+PRECISIONS = ("fp32", "bf16")
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--precision``: how a ``.onnx`` model runs (``detect.loading.choose_engine``)."""
+    g = p.add_argument_group("engine (.onnx models)")
+    g.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="what runs a .onnx model: auto is OpenVINO where it is installed, else ONNX Runtime")
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="OpenVINO's compute precision; bf16 needs a CPU with AVX512-BF16 or AMX")
+
+
 def add_device_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("devices")
     g.add_argument("--gpus", default=None,

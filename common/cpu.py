@@ -43,6 +43,24 @@ def cpu_name(cpuinfo: Path = CPUINFO) -> str:
     return _first("model name", cpuinfo) or "this CPU"
 
 
+#: Instruction-set extensions that decide which kernels run (cpuinfo flag -> name users know).
+EXTENSIONS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_vnni", "AVX512-VNNI"),
+              ("avx_vnni", "AVX-VNNI"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16"),
+              ("amx_int8", "AMX-INT8"))
+
+
+def cpu_summary(cpuinfo: Path = CPUINFO) -> str:
+    """The CPU as a figure should name it: model (family/model numbers where the name is generic),
+    core count and the extensions that decide the kernels, e.g. ``AMD EPYC (family 25, model 17),
+    2 cores: AVX2, AVX-512, AVX512-VNNI, AVX512-BF16; no AMX``."""
+    flags = cpu_flags(cpuinfo)
+    family, model = _first("cpu family", cpuinfo), _first("model\t", cpuinfo)  # "model name" is another field
+    name = cpu_name(cpuinfo) + (f" (family {family}, model {model})" if family and model else "")
+    found = ", ".join(label for flag, label in EXTENSIONS if flag in flags) or "no AVX2"
+    amx = "" if any(f.startswith("amx") for f in flags) else "; no AMX"
+    return f"{name}, {os.cpu_count()} cores: {found}{amx}"
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """File descriptor 2 (where MXNet's C++ code logs) sent to /dev/null for the block."""

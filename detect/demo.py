@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draw", action=argparse.BooleanOptionalAction, default=True,
                    help="write annotated images")
     options.add_detection_args(p)
+    cli.add_engine_args(p)
     cli.add_device_args(p)
     return p
 

@@ -26,8 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8: calibrated quantization (needs --calib-rec; also takes a deploy or "
                         "converted model as --prefix); bf16: bfloat16 convolutions, no calibration "
                         "(default: fp32)")
-    g.add_argument("--calib-rec", type=Path, default=None, help="int8: images to calibrate on (.rec)")
-    g.add_argument("--calib-images", type=cli.positive_int, default=64, help="int8: calibration images")
+    calib = g.add_mutually_exclusive_group()
+    calib.add_argument("--calib-rec", type=Path, default=None, help="int8: images to calibrate on (.rec)")
+    calib.add_argument("--calib-dir", type=Path, default=None,
+                       help="int8: a folder of images to calibrate on (no labels needed), e.g. photos "
+                            "like those the model will see")
+    g.add_argument("--calib-images", type=cli.positive_int, default=64,
+                   help="int8: how many calibration images (fewer when the source has fewer)")
     g.add_argument("--calib-mode", choices=("naive", "entropy"), default="naive",
                    help="int8: min/max ranges or KL-optimal thresholds")
     g.add_argument("--exclude", default=None, metavar="REGEX", help="int8: layers kept in fp32")
@@ -47,13 +52,12 @@ def _run_onnx(args: argparse.Namespace) -> int:
         raise ValueError("--exclude applies to MXNet INT8 models only")
     out = onnx_path(args.out)
     if args.quantize == "int8":
-        if args.calib_rec is None:
-            raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
+        calibration = _calibration(args)
         with tempfile.TemporaryDirectory() as work:
             source = args.prefix if is_onnx(args.prefix) else export_onnx(
                 args.prefix, args.epoch, Path(work) / "fp32", options.detection_params(
                     args, load_meta(args.prefix).detection), args.command)
-            quantize_int8(Path(source), out, args.calib_rec, args.calib_images, args.calib_mode)
+            quantize_int8(Path(source), out, calibration, args.calib_mode)
     else:
         if is_onnx(args.prefix):
             raise ValueError(f"--prefix {args.prefix} is already an ONNX model (--quantize int8 quantizes "
@@ -64,6 +68,21 @@ def _run_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibration(args: argparse.Namespace):
+    """The calibration images of ``--calib-rec``/``--calib-dir`` (checked), for ``--quantize int8``."""
+    from detect.calibration import CalibrationSource
+    path = args.calib_rec or args.calib_dir
+    if path is None:
+        raise ValueError("--quantize int8 needs --calib-rec or --calib-dir (images to calibrate on)")
+    if args.calib_dir is not None and args.calib_dir.exists() and not args.calib_dir.is_dir():
+        raise ValueError(f"--calib-dir {args.calib_dir}: not a folder (a .rec goes to --calib-rec)")
+    if args.calib_rec is not None and args.calib_rec.is_dir():
+        raise ValueError(f"--calib-rec {args.calib_rec}: a folder (images in a folder go to --calib-dir)")
+    source = CalibrationSource(path, args.calib_images)
+    source.check()
+    return source
+
+
 def run(args: argparse.Namespace) -> int:
     from common import modelfile
     from detect.export import export
@@ -71,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         return _run_onnx(args)
     meta = modelfile.load_meta(args.prefix)
     detection = options.detection_params(args, meta.detection)
-    epoch = export(args.prefix, args.epoch, args.out, detection, args.command,
-                   quantize=args.quantize, calib_rec=args.calib_rec, calib_images=args.calib_images,
-                   calib_mode=args.calib_mode, exclude=args.exclude)
+    calibration = _calibration(args) if args.quantize == "int8" else None
+    epoch = export(args.prefix, args.epoch, args.out, detection, args.command, quantize=args.quantize,
+                   calibration=calibration, calib_mode=args.calib_mode, exclude=args.exclude)
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, epoch)}, "
           f"{modelfile.meta_path(args.out)}")
     return 0

@@ -7,31 +7,24 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Optional
 
 from common import modelfile
+from detect.calibration import CalibrationSource
 from detect.model import check_model, inference_symbol
 from symbol.coding import DetectionParams
 
 log = logging.getLogger(__name__)
 
 
-def _calibration(meta, rec: Path, num_images: int):
-    from dataset.iterator import DetRecordIter
-    from detect.quantize import CalibrationData
-    it = DetRecordIter(rec, batch_size=min(8, num_images), data_shape=meta.data_shape, mean=meta.mean,
-                       std=meta.std, wrap_last_batch=False, channel_order=meta.channel_order)
-    return CalibrationData(it, num_images)
-
-
 def export(prefix, epoch: Optional[int], out, detection: DetectionParams, command: str = "", *,
-           quantize: Optional[str] = None, calib_rec: Optional[Path] = None, calib_images: int = 64,
+           quantize: Optional[str] = None, calibration: Optional[CalibrationSource] = None,
            calib_mode: str = "naive", exclude: Optional[str] = None) -> int:
     """Write the deploy model; returns the epoch exported.
 
     ``out`` is a prefix of its own: its params of other epochs (a previous
-    export) are deleted, so it may not be ``prefix``.
+    export) are deleted, so it may not be ``prefix``. ``quantize="int8"`` needs
+    ``calibration`` (images of the model's data; no labels).
     """
     if modelfile.symbol_path(out).resolve() == modelfile.symbol_path(prefix).resolve():
         raise ValueError(f"--out {out} is the model being exported: give the deploy model its own prefix")
@@ -40,8 +33,10 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
         raise ValueError(f"{modelfile.meta_path(prefix)}: already a deploy model")
     if meta.made_by.get("precision") and quantize:
         raise ValueError(f"{modelfile.meta_path(prefix)}: already {meta.made_by['precision']}")
-    if quantize == "int8" and calib_rec is None:
-        raise ValueError("--quantize int8 needs --calib-rec (images to calibrate on)")
+    if quantize == "int8":
+        if calibration is None:
+            raise ValueError("--quantize int8 needs --calib-rec or --calib-dir (images to calibrate on)")
+        calibration.check()
     if quantize == "bf16":
         from common.cpu import require_bfloat16
         require_bfloat16("--quantize bf16")
@@ -53,14 +48,17 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
     args, auxs = {k: args[k] for k in needed_args}, {k: auxs[k] for k in needed_auxs}
     made_by = dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}", export_command=command)
     if quantize == "int8":
-        from detect.quantize import quantize_int8
-        symbol, args, auxs = quantize_int8(symbol, args, auxs, _calibration(meta, calib_rec, calib_images),
-                                           calib_images, mode=calib_mode, exclude=exclude)
-        made_by.update(precision="int8", calibration={"rec": str(calib_rec), "images": calib_images,
-                                                      "mode": calib_mode, "exclude": exclude})
+        import numpy as np
+
+        from detect.quantize import calibration_data, quantize_int8
+        raw = np.concatenate(list(calibration.raw_batches(meta)))
+        symbol, args, auxs = quantize_int8(symbol, args, auxs, calibration_data(raw, meta.mean, meta.std),
+                                           len(raw), mode=calib_mode, exclude=exclude)
+        made_by.update(precision="int8", calibration=dict(calibration.record(len(raw)), mode=calib_mode,
+                                                          exclude=exclude))
     elif quantize == "bf16":
         from detect.quantize import to_bfloat16
-        symbol, args, auxs = to_bfloat16(symbol, args, auxs, meta.data_shape, detection)
+        symbol, args, auxs = to_bfloat16(symbol, args, auxs, meta.data_shape, detection, made_by=meta.made_by)
         made_by.update(precision="bf16")
     out_meta = replace(meta, kind="deploy", detection=asdict(detection), made_by=made_by)
     modelfile.save_model(out, epoch, symbol, args, auxs, out_meta, only_epoch=True)

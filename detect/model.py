@@ -15,7 +15,7 @@ import mxnet as mx
 import numpy as np
 
 from common import errors, modelfile
-from common.modelfile import ModelMeta
+from common.modelmeta import ModelMeta
 from detect.detector import Detector
 from symbol.builder import deploy_symbol, detection_head
 from symbol.coding import DetectionParams

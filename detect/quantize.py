@@ -26,39 +26,32 @@ import logging
 import re
 import warnings
 from collections import Counter
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import mxnet as mx
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-class CalibrationData(mx.io.DataIter):
-    """At most ``num_images`` images of a DetRecordIter, data only (labels dropped)."""
-
-    def __init__(self, iterator, num_images: int):
-        super().__init__(iterator.batch_size)
-        self._source, self._left = iter(iterator), num_images
-        self.provide_data, self.provide_label = iterator.provide_data, []
-
-    def __next__(self):
-        if self._left <= 0:
-            raise StopIteration
-        batch = next(self._source)
-        self._left -= self.batch_size
-        return mx.io.DataBatch([batch.data[0]], [])
-
-    def reset(self):
-        pass  # one pass only
+def calibration_data(raw: np.ndarray, mean, std, batch_size: int = 8) -> mx.io.DataIter:
+    """Normalized inputs ``(raw - mean) / std`` of raw-pixel images (N, 3, S, S), as oneDNN's calibration
+    reads them (the last batch padded with the first images)."""
+    mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
+    data = (np.asarray(raw, np.float32) - mean) / std
+    return mx.io.NDArrayIter(data, batch_size=min(batch_size, len(data)), last_batch_handle="pad")
 
 
 def _nodes(symbol):
     return json.loads(symbol.tojson(remove_amp_cast=False))["nodes"]
 
 
-def quantize_int8(symbol, args, auxs, calibration: CalibrationData, num_images: int, *,
+def quantize_int8(symbol, args, auxs, calibration: mx.io.DataIter, num_images: int, *,
                   mode: str = "naive", exclude: Optional[str] = None) -> Tuple[mx.sym.Symbol, dict, dict]:
-    """INT8 symbol and parameters; ``exclude`` is a regex of layer names kept in fp32."""
+    """INT8 symbol and parameters; ``exclude`` is a regex of layer names kept in fp32.
+
+    ``calibration`` yields the symbol's (normalized) inputs (``calibration_data``).
+    """
     from mxnet.contrib import quantization
     if mode not in ("naive", "entropy"):
         raise ValueError(f"calibration mode must be naive or entropy, got {mode!r}")
@@ -68,13 +61,18 @@ def quantize_int8(symbol, args, auxs, calibration: CalibrationData, num_images: 
         raise ValueError(f"--exclude {exclude!r} matches no layer")
     for name in excluded:
         log.info("kept in fp32: %s (--exclude)", name)
+    for name in unsigned_residual_sums(symbol):
+        if name not in excluded:
+            excluded.append(name)
+            log.info("kept in fp32: %s (its output is summed with a non-negative residual, which MXNet 1.9's "
+                     "fused int8 convolution + sum computes wrongly)", name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # calibration's Module has no label: expected
         qsym, qargs, qauxs = quantization.quantize_model_mkldnn(
             symbol, args, auxs, ctx=mx.cpu(), excluded_sym_names=excluded, calib_mode=mode,
             calib_data=calibration, num_calib_examples=num_images, quantized_dtype="auto",
             logger=None)
-    qsym = qsym.get_backend_symbol("MKLDNN_QUANTIZE")
+        qsym = qsym.get_backend_symbol("MKLDNN_QUANTIZE")
     ops = [n["op"] for n in _nodes(qsym) if n["op"] != "null"]
     is_int8 = lambda op: op.startswith("_sg_mkldnn") or "quantized" in op  # noqa: E731
     int8 = Counter(op for op in ops if is_int8(op))
@@ -85,37 +83,70 @@ def quantize_int8(symbol, args, auxs, calibration: CalibrationData, num_images: 
     return qsym, qargs, qauxs
 
 
+def _is_relu(node: dict) -> bool:
+    activation = node["op"] == "Activation" and node.get("attrs", {}).get("act_type") == "relu"
+    return node["op"] == "relu" or activation
+
+
+def _non_negative(node: dict, nodes: list) -> bool:
+    """True for a ReLU's output, and pooling or copies of one."""
+    if _is_relu(node):
+        return True
+    passes = node["op"] in ("Pooling", "_copy", "identity")
+    return passes and _non_negative(nodes[node["inputs"][0][0]], nodes)
+
+
+def unsigned_residual_sums(symbol) -> List[str]:
+    """Names of the convolutions whose output an ``elemwise_add`` sums with a non-negative tensor (a
+    ReLU's output) without a ReLU after the sum: pre-activation ResNet blocks, e.g. OpenCV's
+    ResNet-10 face detector.
+
+    oneDNN fuses such a sum into the int8 convolution, and MXNet 1.9's fused kernel then gets the
+    result wrong (measured: the face detector's INT8 model lost 3 of the 5 faces of a photo; with
+    those convolutions in fp32, or the fusion disabled, it finds them all).
+    """
+    nodes = _nodes(symbol)
+    into_relu = {i[0] for n in nodes if _is_relu(n) for i in n["inputs"]}
+    found = []
+    for index, node in enumerate(nodes):
+        if node["op"] not in ("elemwise_add", "_plus", "_Plus") or index in into_relu:
+            continue
+        producers = [nodes[i[0]] for i in node["inputs"]]
+        if any(_non_negative(p, nodes) for p in producers):
+            found += [p["name"] for p in producers if p["op"] == "Convolution"]
+    return found
+
+
 #: The parameter holding a BF16 model's precomputed anchors (1, N, 4).
 FIXED_ANCHORS = "anchors_fixed"
 
 
-def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.Symbol, dict, dict]:
-    """A BF16 deploy symbol and its parameters from a deploy ``symbol`` with body outputs.
+def to_bfloat16(symbol, args, auxs, data_shape: int, detection, *,
+                made_by: Optional[dict] = None) -> Tuple[mx.sym.Symbol, dict, dict]:
+    """A BF16 deploy symbol and its parameters from an fp32 deploy ``symbol``.
 
     Parameters
     ----------
     symbol : Symbol
         Deploy symbol whose internals include ``cls_preds``, ``loc_preds`` and ``anchors``
-        (``symbol.builder.body``); converted Caffe graphs do not qualify.
+        (``symbol.builder.body``), or a converted Caffe graph (then ``made_by`` is needed).
     args, auxs : dict of NDArray
         fp32 parameters of ``symbol``.
     data_shape : int
-        Input side; the anchors are computed for it.
+        Input side; the anchors (or Caffe priors) are computed for it.
     detection : DetectionParams
-        Settings of the fp32 MultiBoxDetection stage.
+        Settings of the fp32 detection stage.
+    made_by : dict, optional
+        A converted model's ``ModelMeta.made_by`` (its DetectionOutput settings and the names of
+        its inputs).
     """
     from mxnet.contrib import amp
 
-    from detect.model import BODY_OUTPUTS, body_outputs, forward_nodes
-    from symbol.builder import detection_head
-    outputs = body_outputs(symbol)
-    if outputs is None:
-        raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
-                         "loc_preds, anchors); converted Caffe graphs are not supported")
-    cls_preds, loc_preds, _ = outputs
+    from detect.model import BODY_OUTPUTS, forward_nodes
+    heads, constant, rebuild = _bf16_parts(symbol, detection, made_by or {})
     [fixed] = forward_nodes(symbol, args, auxs, np.zeros((1, 3, data_shape, data_shape), np.float32),
-                            ["anchors"])
-    body = mx.sym.Group([cls_preds, loc_preds])
+                            [constant])
+    body = mx.sym.Group(heads)
     # The anchors need no parameters: the body uses every one of the deploy symbol's. Copies,
     # because AMP casts the arrays of the dicts it is given in place.
     bsym, bargs, bauxs = amp.convert_model(body, dict(args), dict(auxs), target_dtype="bfloat16",
@@ -123,9 +154,35 @@ def to_bfloat16(symbol, args, auxs, data_shape: int, detection) -> Tuple[mx.sym.
     outs = [mx.sym.amp_cast(bsym[i], dtype="float32", name=f"{n}_fp32")
             for i, n in enumerate(BODY_OUTPUTS[:2])]
     anchor_var = mx.sym.var(FIXED_ANCHORS, shape=fixed.shape)
-    result = detection_head(outs[0], outs[1], anchor_var, detection)
+    result = rebuild(outs, anchor_var, fixed.shape)
     bf16 = Counter(n["op"] for n in _nodes(bsym) if n["op"] in ("Convolution", "FullyConnected"))
     log.info("bf16: %s; anchors precomputed for %dx%d; softmax and detection in fp32",
              ", ".join(f"{k} x{v}" for k, v in sorted(bf16.items())), data_shape, data_shape)
     return result, dict(bargs, **{FIXED_ANCHORS: mx.nd.array(fixed)}), bauxs
+
+
+def _bf16_parts(symbol, detection, made_by: dict):
+    """``(heads, constant node, rebuild)`` of a deploy symbol: the two head outputs that go to
+    bfloat16, the node computed once in fp32 (anchors or Caffe priors), and
+    ``rebuild(fp32 heads, constant variable, its shape)`` giving the fp32 detection stage."""
+    from detect.model import body_outputs, set_detection_params
+    from symbol.builder import detection_head
+    outputs = body_outputs(symbol)
+    if outputs is not None:
+        return outputs[:2], "anchors", lambda outs, const, shape: detection_head(outs[0], outs[1], const,
+                                                                                 detection)
+    names, caffe = made_by.get("detection_inputs"), made_by.get("caffe_detection")
+    if not (names and caffe):
+        raise ValueError("--quantize bf16 needs a model built by this project (outputs cls_preds, "
+                         "loc_preds, anchors) or a converted Caffe SSD")
+    from symbol.caffe_detection import DetectionConfig, detection_output
+    internals = symbol.get_internals()
+    heads = [internals[f"{n}_output"] for n in names[:2]]
+    config = DetectionConfig(**caffe)
+
+    def rebuild(outs, const, shape):
+        stage = detection_output(outs[0], outs[1], const, config, made_by.get("detection_layer", "detection"),
+                                 num_priors=shape[2] // 4)
+        return set_detection_params(stage, detection, config.top_k)
+    return heads, names[2], rebuild
 

@@ -18,9 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--rec", type=Path, help="packed evaluation set (.rec)")
     src.add_argument("--voc-root", type=Path, help="VOC folder (Annotations/, JPEGImages/, ImageSets/)")
     src.add_argument("--coco-json", type=Path, help="COCO instances json (with --image-root)")
+    src.add_argument("--list", type=Path,
+                     help="list file, one image per line: path x1,y1,x2,y2,cls ... (pixel corners, class "
+                          "index of the model's classes; paths relative to --image-root, default: the list "
+                          "file's folder)")
     p.add_argument("--split", default="test", help="image set of --voc-root")
     p.add_argument("--image-root", type=Path, default=None,
-                   help="folder the --coco-json file names are relative to")
+                   help="folder the file names of --coco-json or --list are relative to")
     p.add_argument("--batch-size", type=cli.positive_int, default=8, help="batch of --rec evaluation")
     p.add_argument("--iou", type=cli.unit_float, default=0.5, help="IoU threshold of a VOC true positive")
     p.add_argument("--coco", action=argparse.BooleanOptionalAction, default=True,
@@ -37,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--examples-thresh", type=cli.unit_float, default=0.3,
                    help="score threshold of drawn predictions")
     options.add_detection_args(p)
+    cli.add_engine_args(p)
     cli.add_device_args(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     return p
@@ -46,7 +51,6 @@ def _evaluate(args, detector, extra):
     """Evaluators filled over the chosen data (``extra`` ones too), and the kept samples with images."""
     from common.images import read_image
     from dataset.coco import load_coco
-    from dataset.recordio import read_images, read_sidecar
     from dataset.voc import load_voc
     from evaluate.coco_eval import COCOEvaluator
     from evaluate.runner import evaluate_rec, evaluate_records
@@ -68,25 +72,30 @@ def _evaluate(args, detector, extra):
     coco = COCOEvaluator(names) if args.coco else None
     evaluators = [voc] + ([coco] if coco else []) + extra
     if args.rec:
+        from dataset.recordio import read_images, read_sidecar  # MXNet's reader: only for a .rec
         stored = read_sidecar(args.rec).get("class_names")
         if stored and tuple(stored) != tuple(names):
             raise ValueError(f"{args.rec}: holds classes {stored}; the model predicts {list(names)}")
         samples = evaluate_rec(detector, args.rec, evaluators, batch_size=args.batch_size,
                                progress=args.progress, keep=keep)
         return voc, coco, samples, read_images(args.rec, len(samples))
-    records = load_voc(args.voc_root, args.split, names)
+    if args.list:
+        from dataset.listfile import load_list
+        records = load_list(args.list, args.image_root or args.list.parent, names)
+    else:
+        records = load_voc(args.voc_root, args.split, names)
     samples = evaluate_records(detector, records, evaluators, progress=args.progress, keep=keep)
     return voc, coco, samples, [read_image(s.path) for s in samples]
 
 
 def _write_outputs(args, voc, coco, samples: List, images, result) -> None:
     from common.atomic import write_json, write_text
-    from evaluate.plots import plot_pr_curves, save_examples
     if args.json:
         write_json(args.json, result)
     if args.coco_results and coco is not None:
         write_text(args.coco_results, json.dumps(coco.results) + "\n")
     if args.plot_dir:
+        from evaluate.plots import plot_pr_curves, save_examples
         written = plot_pr_curves(voc, args.plot_dir)
         if samples:
             written.append(save_examples(images, samples, voc.class_names, args.plot_dir / "examples.jpg",
@@ -107,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         result["coco"] = coco.evaluate()
     if breakdown:
         result["breakdown"] = breakdown[0].result()
-    data = args.rec or args.voc_root or args.coco_json
+    data = args.rec or args.voc_root or args.coco_json or args.list
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
     epoch = "" if detector.epoch is None else f" (epoch {detector.epoch})"
     print(f"{args.prefix}{epoch} on {data}: {voc.num_images} images")

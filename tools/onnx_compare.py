@@ -6,7 +6,7 @@ Usage::
         --rec data/synthetic/val.rec
 
 Both models run on the same images (the ``.rec``'s, or image files); rows are
-matched per image (``detect.onnx.compare``). Exits 1 when a row has no partner
+matched per image (``detect.compare``). Exits 1 when a row has no partner
 or a difference exceeds ``--box-tol``/``--score-tol``.
 """
 from __future__ import annotations
@@ -31,18 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-tol", type=cli.positive_float, default=1e-5,
                    help="largest score difference allowed")
     options.add_detection_args(p)
+    cli.add_engine_args(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     from common.images import read_image
     from dataset.recordio import num_records, read_images
+    from detect.compare import compare
     from detect.demo import expand_inputs
     from detect.loading import load_detector, load_meta
-    from detect.onnx.compare import compare
     detection = options.detection_params(args, load_meta(args.prefix).detection)
     mxnet = load_detector(args.prefix, args.epoch, detection=detection)
-    onnx = load_detector(str(args.onnx), detection=detection)
+    onnx = load_detector(str(args.onnx), detection=detection, engine=args.engine, precision=args.precision)
     if args.rec:
         images = read_images(args.rec, args.limit or num_records(args.rec))
     else:

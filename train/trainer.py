@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from common import modelfile
 from common.atomic import atomic_paths
-from common.modelfile import ModelMeta
+from common.modelmeta import ModelMeta
 from dataset.iterator import DetRecordIter
 from dataset.recordio import num_records, read_images
 from detect.quantize import FIXED_ANCHORS

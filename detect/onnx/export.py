@@ -22,7 +22,7 @@ import logging
 import tempfile
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import mxnet as mx
 import numpy as np
@@ -31,10 +31,19 @@ from onnx import helper, numpy_helper
 
 from common import errors, modelfile
 from common.atomic import atomic_paths
-from common.modelfile import ModelMeta
+from common.modelmeta import ModelMeta
 from detect.model import body_outputs, check_model, forward_nodes, inference_symbol
-from detect.onnx import postprocess
 from detect.onnx.graph import OPSET, GraphBuilder, float_tensor
+from detect.onnx.model import (
+    ANCHORS,
+    CAFFE_OUTPUTS,
+    INPUT,
+    MULTIBOX_OUTPUTS,
+    NORMALIZED,
+    PRIORS,
+    set_meta,
+    stage,
+)
 from detect.onnx.optimize import (
     exact_ceil_average_pool,
     explicit_large_pads,
@@ -44,18 +53,6 @@ from detect.onnx.optimize import (
 from symbol.coding import DetectionParams
 
 log = logging.getLogger(__name__)
-
-META_KEY = "ssd.meta"
-INPUT = "data"
-#: The body's input, after normalization.
-NORMALIZED = "pre/normalized"
-#: Constant tensors a detection stage reads (kept when the stage is rebuilt with other settings).
-ANCHORS, PRIORS = "const/anchors", "const/priors"
-#: The body's outputs, by semantics: (B, C + 1, N) logits and (B, N * 4) offsets; (B, N * 4) offsets
-#: and (B, N * C) probabilities.
-MULTIBOX_OUTPUTS = ("body/cls_logits", "body/box_offsets")
-CAFFE_OUTPUTS = ("body/box_offsets", "body/class_probs")
-
 
 class ExportError(ValueError):
     """A model that cannot be exported; the message names the model and the reason."""
@@ -111,6 +108,8 @@ def _export_body(outputs, args: dict, auxs: dict, size: int, work: Path) -> onnx
     except (AttributeError, NotImplementedError, KeyError, ValueError) as err:
         raise ExportError(f"MXNet's ONNX exporter cannot convert the body: {err}") from None
     model = onnx.load(str(path))
+    for node in model.graph.node:  # the exporter leaves names empty: name nodes after their output
+        node.name = node.name or node.output[0]
     names = set(nulls) - {"data"}
     model.graph.initializer.extend(numpy_helper.from_array(weights[n].asnumpy(), n) for n in sorted(names))
     initialized = {t.name for t in model.graph.initializer}
@@ -124,15 +123,6 @@ def _rename(graph: onnx.GraphProto, old: str, new: str) -> None:
     for node in graph.node:
         node.input[:] = [new if n == old else n for n in node.input]
         node.output[:] = [new if n == old else n for n in node.output]
-
-
-def _stage(kind: str, meta: ModelMeta, detection: DetectionParams, count: int) -> Tuple[GraphBuilder, str]:
-    """The detection stage of ``kind`` for a model of ``count`` anchors/priors."""
-    if kind == "multibox":
-        return postprocess.multibox(*MULTIBOX_OUTPUTS, ANCHORS, count, meta.num_classes, detection)
-    config = postprocess.CaffeDetection(**{k: v for k, v in meta.made_by["caffe_detection"].items()
-                                           if k in postprocess.CaffeDetection.__dataclass_fields__})
-    return postprocess.caffe(*CAFFE_OUTPUTS, PRIORS, count, config, detection)
 
 
 def _preprocess(meta: ModelMeta) -> GraphBuilder:
@@ -158,7 +148,7 @@ def assemble(body: onnx.ModelProto, body_names: List[str], kind: str, constant: 
     name = ANCHORS if kind == "multibox" else PRIORS
     count = constant.shape[0] if kind == "multibox" else constant.size // 8
     pre = _preprocess(meta)
-    post, output = _stage(kind, meta, detection, count)
+    post, output = stage(kind, meta, detection, count)
     nodes = list(pre.nodes) + list(graph.node) + list(post.nodes)
     inits = list(graph.initializer) + pre.initializers + post.initializers + [
         numpy_helper.from_array(constant.astype(np.float32), name)]
@@ -170,30 +160,6 @@ def assemble(body: onnx.ModelProto, body_names: List[str], kind: str, constant: 
     model.ir_version = 8  # readable by every runtime that reads opset 13
     set_meta(model, meta)
     return model
-
-
-def set_meta(model: onnx.ModelProto, meta: ModelMeta) -> None:
-    """Store ``meta`` (and readable summaries) in ``model.metadata_props``."""
-    del model.metadata_props[:]
-    entries = {META_KEY: json.dumps(meta.to_json(), sort_keys=True),
-               "class_names": json.dumps(list(meta.class_names)),
-               "input": f"data: float32 (batch, 3, {meta.data_shape}, {meta.data_shape}), raw "
-                        f"{meta.channel_order} pixel values 0-255 (normalization is inside the graph)",
-               "output": "detections: float32 (batch, K, 6), rows [class_id, score, xmin, ymin, xmax, ymax] "
-                         "normalized to [0, 1], sorted by score; class_id -1 marks padding"}
-    onnx.helper.set_model_props(model, entries)
-
-
-def read_meta(model: onnx.ModelProto, where: str) -> ModelMeta:
-    """The ``ModelMeta`` stored by ``set_meta``; a file without it is an error naming ``where``."""
-    props = {p.key: p.value for p in model.metadata_props}
-    if META_KEY not in props:
-        raise ExportError(f"{where}: an ONNX file without this project's metadata ({META_KEY}); "
-                          "export it with deploy.py --format onnx")
-    try:
-        return ModelMeta.from_json(json.loads(props[META_KEY]), where=f"{where} ({META_KEY})")
-    except json.JSONDecodeError as err:
-        raise ExportError(f"{where}: malformed {META_KEY}: {err}") from None
 
 
 def _smoke_test(model: onnx.ModelProto, size: int, where: str) -> None:

@@ -12,7 +12,7 @@ and clipping to the image, the ``nms_topk`` best anchors, then greedy NMS per
 class (across classes with ``force_suppress``).
 
 ``caffe`` reproduces Caffe SSD's ``DetectionOutput`` (converted models,
-``tools/caffe_converter/detection.py``): every foreground class of every prior
+``symbol/caffe_detection.py``): every foreground class of every prior
 is a candidate, decoding with each prior's own variances, the ``top_k`` best
 per class, NMS per class, then the ``keep_top_k`` best over all classes.
 
@@ -42,7 +42,7 @@ DETECTIONS = "detections"
 
 @dataclass(frozen=True)
 class CaffeDetection:
-    """A converted model's DetectionOutput settings (``tools.caffe_converter.detection.DetectionConfig``).
+    """A converted model's DetectionOutput settings (``symbol.caffe_detection.DetectionConfig``).
 
     ``top_k`` is per class before NMS, ``keep_top_k`` over all classes after it (-1: all);
     ``background_id`` is the background class's index among ``num_classes`` (-1: none).

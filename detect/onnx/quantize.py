@@ -1,50 +1,65 @@
-"""INT8 ONNX models through ONNX Runtime's static quantization (QDQ format), calibrated on images of a .rec.
+"""INT8 ONNX models: ONNX Runtime's static quantization (QDQ), settings chosen by measurement.
 
-The network body is quantized (QuantizeLinear/DequantizeLinear pairs around
-convolutions: int8 weights per output channel, uint8 activations with ranges
-calibrated on ``num_images`` images); the input normalization and the
-detection stage stay fp32 (their nodes, ``pre/...`` and ``post/...``, are
-excluded). The result is a normal ONNX model of this project: same input,
-output and metadata (``made_by.precision`` records the quantization).
+The network body is quantized: QuantizeLinear/DequantizeLinear pairs around
+convolutions, their ReLUs, max-pooling, sums and concatenations; int8
+weights per output channel (symmetric), uint8 activations (asymmetric) with
+ranges calibrated on images of the model's data (``detect.calibration``).
+The input normalization and the detection stage stay fp32 (their nodes,
+``pre/...`` and ``post/...``, are excluded), and so do convolutions that read
+a per-channel scaling (the L2 normalization of VGG16's conv4_3 and the face
+detector): ONNX Runtime's quantizer fails on them. The result is a normal
+ONNX model of this project: same input, output and metadata
+(``made_by.precision`` and ``made_by.calibration`` record the quantization).
+
+Why these settings (docs/performance.md has the table): of ONNX Runtime's
+quantizer and NNCF's, with the placements each offers, this one gave the
+fastest file in *both* engines on VGG16 SSD300 (AMD EPYC Zen 4, AVX512-VNNI):
+ReLUs inside the quantized pattern let ONNX Runtime fuse each convolution
+with its activation and OpenVINO keep int8 between layers; NNCF's file ran
+as fast in OpenVINO but 1.5x slower in ONNX Runtime. ``reduce_range``
+(7-bit weights) is used only on CPUs without VNNI, as ONNX Runtime advises
+for AVX2/AVX-512 CPUs without it (u8 x s8 products could saturate there).
 """
 from __future__ import annotations
 
 import logging
 import tempfile
 from pathlib import Path
+from typing import List
 
 import numpy as np
 import onnx
 
 from common.atomic import atomic_paths
-from detect.onnx import export
+from detect.onnx import model as onnx_model
 
 log = logging.getLogger(__name__)
 
 #: Operators quantized. Not Mul: the L2-normalization scale of VGG16's conv4_3 is a per-channel
 #: multiplier, which the quantizer turns into a QLinearMul with per-channel scales ONNX Runtime refuses.
-QUANTIZED_OPS = ["Conv", "MaxPool", "Add", "Concat"]
+QUANTIZED_OPS = ["Conv", "Relu", "MaxPool", "Add", "Concat"]
+#: CPU flags of integer dot-product instructions (u8 x s8 products accumulated in int32 without saturation).
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
-class _RecReader:
-    """``CalibrationDataReader`` of ONNX Runtime: raw-pixel batches of a .rec in the model's order."""
+def has_vnni() -> bool:
+    """True when this CPU has VNNI (or AMX) integer dot products."""
+    from common.cpu import cpu_flags
+    return any(flag in cpu_flags() for flag in VNNI_FLAGS)
 
-    def __init__(self, rec, meta, num_images: int, batch_size: int = 8):
-        from dataset.iterator import DetRecordIter
-        self._it = iter(DetRecordIter(rec, batch_size=min(batch_size, num_images), data_shape=meta.data_shape,
-                                      mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), wrap_last_batch=False,
-                                      channel_order=meta.channel_order))
-        self._left = num_images
 
-    def get_next(self):
-        if self._left <= 0:
-            return None
-        batch = next(self._it, None)
-        if batch is None:
-            return None
-        data = batch.data[0].asnumpy()[:len(batch.data[0]) - (batch.pad or 0)][:self._left]
-        self._left -= len(data)
-        return {export.INPUT: data.astype(np.float32)}
+def excluded_nodes(model: onnx.ModelProto) -> List[str]:
+    """Nodes kept in fp32: normalization, detection stage, and convolutions that read a per-channel
+    scaling (a Mul by a constant)."""
+    constants = {t.name for t in model.graph.initializer}
+    producer = {out: node for node in model.graph.node for out in node.output}
+
+    def scaled(name: str) -> bool:
+        node = producer.get(name)
+        return node is not None and node.op_type == "Mul" and any(i in constants for i in node.input)
+    stages = [n.name for n in model.graph.node if n.name.startswith(("pre/", "post/"))]
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    return stages + [n.name for n in convs if n is convs[0] or scaled(n.input[0])]
 
 
 class ArrayReader:
@@ -55,7 +70,7 @@ class ArrayReader:
 
     def get_next(self):
         batch = next(self._batches, None)
-        return None if batch is None else {export.INPUT: batch.astype(np.float32)}
+        return None if batch is None else {onnx_model.INPUT: batch.astype(np.float32)}
 
 
 def quantize_model(model: onnx.ModelProto, reader, mode: str = "naive") -> onnx.ModelProto:
@@ -67,8 +82,9 @@ def quantize_model(model: onnx.ModelProto, reader, mode: str = "naive") -> onnx.
     from onnxruntime.quantization.shape_inference import quant_pre_process
     if mode not in ("naive", "entropy"):
         raise ValueError(f"calibration mode must be naive or entropy, got {mode!r}")
-    excluded = [n.name for n in model.graph.node if n.name.startswith(("pre/", "post/"))]
+    excluded = excluded_nodes(model)
     method = CalibrationMethod.MinMax if mode == "naive" else CalibrationMethod.Entropy
+    reduce_range = not has_vnni()
     with tempfile.TemporaryDirectory() as work:
         source, prepared, quantized = (Path(work) / n for n in ("fp32.onnx", "prepared.onnx", "int8.onnx"))
         onnx.save(model, str(source))
@@ -76,24 +92,29 @@ def quantize_model(model: onnx.ModelProto, reader, mode: str = "naive") -> onnx.
         quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), reader, quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                        calibrate_method=method, nodes_to_exclude=excluded,
+                        reduce_range=reduce_range, calibrate_method=method, nodes_to_exclude=excluded,
                         op_types_to_quantize=QUANTIZED_OPS,
                         extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
         result = onnx.load(str(quantized))
     ops = [n.op_type for n in result.graph.node]
-    log.info("int8 (QDQ): %d QuantizeLinear, %d DequantizeLinear; normalization and detection stage fp32",
-             ops.count("QuantizeLinear"), ops.count("DequantizeLinear"))
+    log.info("int8 (QDQ, u8 activations, s8 weights per channel%s): %d QuantizeLinear, %d DequantizeLinear; "
+             "normalization, detection stage and %d scaled convolutions fp32",
+             ", reduce_range (no VNNI)" if reduce_range else "", ops.count("QuantizeLinear"),
+             ops.count("DequantizeLinear"), len([n for n in excluded if not n.startswith(("pre/", "post/"))]))
     return result
 
 
-def quantize_int8(source: Path, out: Path, rec: Path, num_images: int, mode: str = "naive") -> Path:
-    """Write ``out`` (.onnx), the INT8 version of the ONNX model ``source``, calibrated on ``rec``."""
+def quantize_int8(source: Path, out: Path, calibration, mode: str = "naive") -> Path:
+    """Write ``out`` (.onnx), the INT8 version of the ONNX model ``source``, calibrated on the images of
+    ``calibration`` (a ``detect.calibration.CalibrationSource``)."""
     model = onnx.load(str(source))
-    meta = export.read_meta(model, str(source))
-    result = quantize_model(model, _RecReader(rec, meta, num_images), mode)
-    meta.made_by.update(precision="int8", calibration={"rec": str(rec), "images": num_images, "mode": mode,
-                                                       "tool": "onnxruntime.quantization, QDQ"})
-    export.set_meta(result, meta)
+    meta = onnx_model.read_meta(model, str(source))
+    raw = np.concatenate(list(calibration.raw_batches(meta)))
+    result = quantize_model(model, ArrayReader(raw), mode)
+    meta.made_by.update(precision="int8", calibration=dict(calibration.record(len(raw)), mode=mode,
+                                                           tool="onnxruntime.quantization, QDQ",
+                                                           reduce_range=not has_vnni()))
+    onnx_model.set_meta(result, meta)
     with atomic_paths(out) as (tmp,):
         onnx.save(result, str(tmp))
     return out

@@ -17,56 +17,11 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import onnx
 
 from common import errors
-from common.modelfile import ModelMeta
 from detect.detector import Detector
-from detect.onnx import export
-from detect.onnx.graph import float_tensor, remove_stage
-from detect.onnx.postprocess import STAGE
+from detect.onnx.model import OnnxFileError, prepared
 from symbol.coding import DetectionParams
-
-
-class OnnxFileError(ValueError):
-    """A file that is not a usable ONNX model of this project; the message names it."""
-
-
-def load_model(path) -> onnx.ModelProto:
-    """The ONNX model at ``path``; a missing, truncated or non-ONNX file is an OnnxFileError."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: ONNX model not found")
-    try:
-        model = onnx.load(str(path))
-    except Exception as err:  # the protobuf decoder's errors have no common base  # noqa: BLE001
-        raise OnnxFileError(f"{path}: not a readable ONNX file ({type(err).__name__}: "
-                            f"{errors.reason(err) if str(err) else 'truncated or corrupt'})") from None
-    if not model.graph.node:
-        raise OnnxFileError(f"{path}: not a readable ONNX file (no graph)")
-    return model
-
-
-def read_meta(path) -> ModelMeta:
-    """The metadata stored in an ONNX model written by this project."""
-    return export.read_meta(load_model(path), str(path))
-
-
-def with_detection(model: onnx.ModelProto, meta: ModelMeta, detection: DetectionParams) -> onnx.ModelProto:
-    """``model`` with its detection stage rebuilt for ``detection`` (the model is changed in place)."""
-    kind = meta.made_by.get("onnx", {}).get("postprocess")
-    if kind not in ("multibox", "caffe"):
-        raise OnnxFileError("the ONNX model's metadata names no detection stage (made_by.onnx.postprocess)")
-    constant = export.ANCHORS if kind == "multibox" else export.PRIORS
-    [value] = [t for t in model.graph.initializer if t.name == constant]
-    count = value.dims[0] if kind == "multibox" else int(np.prod(value.dims)) // 8
-    remove_stage(model.graph, STAGE)
-    stage, output = export._stage(kind, meta, detection, count)
-    model.graph.node.extend(stage.nodes)
-    model.graph.initializer.extend(stage.initializers)
-    del model.graph.output[:]
-    model.graph.output.extend([float_tensor(output, ["batch", None, 6])])
-    return model
 
 
 def session_options(threads: Optional[int] = None):
@@ -98,12 +53,7 @@ class OnnxDetector(Detector):
     def __init__(self, path, *, batch_size: int = 1, detection: Optional[DetectionParams] = None,
                  gpu: Optional[int] = None, threads: Optional[int] = None):
         import onnxruntime as ort
-        model = load_model(path)
-        meta = export.read_meta(model, str(path))
-        stored = DetectionParams(**meta.detection)
-        detection = detection or stored
-        if detection != stored:
-            model = with_detection(model, meta, detection)
+        model, meta, detection = prepared(path, detection)
         super().__init__(meta, batch_size=batch_size, epoch=None, detection=detection, normalizes_inside=True)
         self.path = Path(path)
         try:

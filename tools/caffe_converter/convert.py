@@ -16,7 +16,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import mxnet as mx
 import numpy as np
 
-from tools.caffe_converter.detection import DetectionConfig, detection_output
+from symbol.caffe_detection import DetectionConfig, detection_output
 from tools.caffe_converter.priors import (
     PriorBoxConfig,
     caffe_priors,

@@ -8,15 +8,19 @@ Usage::
 writes ``build/caffe/ssd300-symbol.json``, ``-0000.params`` and ``-meta.json``.
 The output is the project's detection tensor (B, K, 6) ``[class_id, score,
 xmin, ymin, xmax, ymax]``, normalized, with Caffe's DetectionOutput
-semantics (``tools/caffe_converter/detection.py``). The metadata holds the
+semantics (``symbol/caffe_detection.py``). The metadata holds the
 input size, mean, scale (as ``std = 1 / scale``), channel order (Caffe
 models take BGR; ``--rgb`` makes the model take RGB) and class names, so
 ``demo.py`` and ``evaluate.py`` run the model with no extra flags.
 
-Caffe deploy files carry no preprocessing; the defaults are the original
-SSD's (BGR mean 104, 117, 123, scale 1). MobileNet-SSD and SSDLite use
-``--mean 127.5,127.5,127.5 --scale 0.007843``; OpenCV's face detector
-``--mean 104,177,123``.
+Caffe deploy files carry no preprocessing. A published caffemodel the
+converter knows by its SHA-256 (``tools.caffe_converter.published``; OpenCV's
+face detector) gets its authors' preprocessing, class names and display name
+with no flags. For any other model, the settings not given are the original
+SSD's (BGR mean 104, 117, 123, scale 1), and a missing ``--mean`` is warned
+about. MobileNet-SSD and SSDLite use ``--mean 127.5,127.5,127.5 --scale
+0.007843``. Flags given always win; they are named on stderr and recorded in
+the metadata (``made_by.flags_given``).
 """
 from __future__ import annotations
 
@@ -26,7 +30,6 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from common import cli
-from symbol.defaults import CAFFE_SSD_MEAN
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,17 +39,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("caffemodel", type=Path, help="the Caffe model's weights (.caffemodel)")
     p.add_argument("out", type=Path, help="output prefix of the MXNet model")
     p.add_argument("--class-names", default=None,
-                   help="voc, coco, comma-separated names or a file (default: class1, class2, ...)")
-    p.add_argument("--mean", type=cli.triple, default=CAFFE_SSD_MEAN,
-                   help="per-channel mean in the Caffe model's B,G,R order")
-    p.add_argument("--scale", type=cli.positive_float, default=1.0,
-                   help="multiplier after mean subtraction (Caffe's transform_param scale)")
+                   help="voc, coco, comma-separated names or a file (default: a published model's, else "
+                        "class1, class2, ...)")
+    p.add_argument("--mean", type=cli.triple, default=None,
+                   help="per-channel mean in the Caffe model's B,G,R order (default: a published model's, "
+                        "else 104,117,123 with a warning)")
+    p.add_argument("--scale", type=cli.positive_float, default=None,
+                   help="multiplier after mean subtraction, Caffe's transform_param scale (default: a "
+                        "published model's, else 1)")
+    p.add_argument("--display-name", default=None,
+                   help="the name users see, e.g. in the web service (default: a published model's, else the "
+                        "output's file name)")
     p.add_argument("--rgb", action=argparse.BooleanOptionalAction, default=False,
                    help="make the model take RGB input (reverses the first layers' channels)")
     p.add_argument("--fold-batchnorm", action=argparse.BooleanOptionalAction, default=False,
                    help="fold BatchNorm/Scale after convolutions into their weights (exact)")
     p.add_argument("--input-size", type=cli.positive_int, default=None,
-                   help="square input side overriding the prototxt's (priors follow)")
+                   help="square input side (priors follow; default: a published model's, else the "
+                        "prototxt's)")
     p.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=False,
                    help="also write OUT.onnx, the same model for ONNX Runtime (DetectionOutput's semantics "
                         "as ONNX operators)")
@@ -59,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
     start = time.time()
     meta = convert(args.prototxt, args.caffemodel, args.out, class_names=args.class_names, mean=args.mean,
                    scale=args.scale, rgb=args.rgb, fold_batchnorm=args.fold_batchnorm,
-                   input_size=args.input_size, command=args.command)
+                   input_size=args.input_size, display_name=args.display_name, command=args.command)
     print(f"wrote {modelfile.symbol_path(args.out)}, {modelfile.params_path(args.out, 0)}, "
-          f"{modelfile.meta_path(args.out)}: {meta.data_shape}x{meta.data_shape} {meta.channel_order}, "
-          f"{meta.num_classes} classes, {time.time() - start:.1f} s")
+          f"{modelfile.meta_path(args.out)}: {meta.name_for(args.out)}, {meta.data_shape}x{meta.data_shape} "
+          f"{meta.channel_order}, {meta.num_classes} classes, {time.time() - start:.1f} s")
     if args.onnx:
         from detect.onnx.export import export_onnx
         from symbol.coding import DetectionParams

@@ -24,6 +24,7 @@ import numpy as np
 
 from common import modelfile
 from common.images import read_image
+from detect.compare import match
 from detect.model import forward_nodes
 from symbol import detection_layout as rows
 from tools.caffe_converter.caffemodel import read_prototxt
@@ -76,24 +77,14 @@ def opencv_detections(opencv_rows: np.ndarray, background_id: int = 0, image: in
 
 
 def match_detections(opencv_rows: np.ndarray, ours: np.ndarray, background_id: int = 0) -> float:
-    """Max abs difference between OpenCV's and our detections of image 0 (inf if counts differ).
+    """Max abs difference between OpenCV's and our detections of image 0 (inf if a row has no partner).
 
-    ``opencv_rows`` (1, 1, K, 7); ``ours`` (B, N, 6) with -1 rows. Each OpenCV
-    row is paired with the closest unpaired row of ours (scores that tie to
-    float precision may be ordered differently by the two sorts).
+    ``opencv_rows`` (1, 1, K, 7); ``ours`` (B, N, 6) with -1 rows. Rows are paired by
+    ``detect.compare.match`` (same class, closest; scores that tie to float precision may
+    be ordered differently by the two sorts).
     """
-    theirs = opencv_detections(opencv_rows, background_id)
-    mine = rows.valid(ours[0])
-    if len(theirs) != len(mine):
-        return float("inf")
-    free = np.ones(len(mine), bool)
-    worst = 0.0
-    for row in rows.by_score(theirs):
-        dist = np.where(free, np.abs(mine - row).max(axis=1), np.inf)
-        best = int(np.argmin(dist))
-        free[best] = False
-        worst = max(worst, float(dist[best]))
-    return worst
+    unmatched, box, score = match(opencv_detections(opencv_rows, background_id), ours[0])
+    return float("inf") if unmatched else max(box, score)
 
 
 def input_blob(meta, image: Optional[str], seed: int = 0) -> np.ndarray:

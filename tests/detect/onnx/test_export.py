@@ -12,9 +12,10 @@ from common import modelfile
 from common.images import read_image
 from common.paths import BUNDLED_MODEL, DEMO_IMAGES
 from detect import demo, deploy
+from detect.compare import compare
 from detect.model import MXNetDetector
-from detect.onnx.compare import compare
-from detect.onnx.export import ExportError, build_model, export_onnx, read_meta
+from detect.onnx.export import ExportError, build_model, export_onnx
+from detect.onnx.model import read_meta
 from detect.onnx.runtime import OnnxDetector
 from evaluate import cli as evaluate
 from symbol.coding import DetectionParams

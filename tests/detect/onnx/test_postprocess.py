@@ -6,8 +6,8 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
+from detect.compare import match
 from detect.onnx import postprocess
-from detect.onnx.compare import match
 from detect.onnx.graph import OPSET, float_tensor
 from symbol.coding import VARIANCES, DetectionParams
 
@@ -52,7 +52,7 @@ def test_multibox_stage_equals_multiboxdetection(params):
 
 
 def test_caffe_stage_equals_the_converters_detection_output():
-    from tools.caffe_converter.detection import DetectionConfig, detection_output
+    from symbol.caffe_detection import DetectionConfig, detection_output
     rng = np.random.default_rng(2)
     n, classes = 80, 4  # classes include the background (0)
     probs = mx.nd.softmax(mx.nd.array(rng.normal(0, 2, (2, n, classes))), axis=2).asnumpy()

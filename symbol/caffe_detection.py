@@ -1,4 +1,4 @@
-"""Caffe SSD's DetectionOutput as an MXNet graph.
+"""Caffe SSD's DetectionOutput as an MXNet graph (the detection stage of every converted Caffe model).
 
 MXNet's ``MultiBoxDetection`` keeps one class per default box (the best
 one); Caffe's DetectionOutput scores *every* class of every box. To give the
