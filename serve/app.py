@@ -9,7 +9,7 @@ Routes (JSON unless said otherwise; every error is ``{"error": message}``):
   ymin, xmax, ymax]}], "time_ms"}``: pixel boxes in the uploaded image, the
   rows ``demo.py`` writes for it.
 * ``GET /api/v1/model``, ``GET /healthz``, ``GET /api/v1/samples``,
-  ``GET /samples/{name}`` (the bundled sample images, by listed name only),
+  ``GET /samples/{name}`` (the sample images of ``serve.py --samples``, by listed name only),
   ``GET /`` (the page, plain HTML/JS/CSS from ``serve/static``).
 
 Limits: a body above ``max_upload_mb`` is refused with 413 before it is read
@@ -37,7 +37,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.images import ImageError, decode_image, image_format
-from common.paths import DEMO_IMAGES, IMAGE_SUFFIXES
+from common.paths import IMAGE_SUFFIXES
 from serve.worker import Busy, InferenceWorker
 
 log = logging.getLogger("serve")
@@ -186,16 +186,18 @@ def _number(value, name: str, kind, low, high):
 
 
 def create_app(worker: InferenceWorker, meta, *, model_name: str, limits: Limits = Limits(),
-               gallery: Path = DEMO_IMAGES) -> "RequestLog":
+               gallery: Optional[Path] = None) -> "RequestLog":
     """The application serving ``worker``'s model (``meta``: its ModelMeta).
 
-    Returns the ASGI application: the FastAPI app inside the upload limit inside the request log.
+    ``model_name`` is what clients see (a display name, never a path on the server);
+    ``gallery`` the folder of the page's sample images (None: no samples). Returns the ASGI
+    application: the FastAPI app inside the upload limit inside the request log.
     """
     from detect.draw import detections_to_dicts
     app = FastAPI(title="SSD detection service", version="1",
                   description="Single Shot MultiBox Detector served by this toolkit.")
     samples = sorted(p.name for p in gallery.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-        if gallery.is_dir() else []
+        if gallery is not None and gallery.is_dir() else []
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, err: ApiError):

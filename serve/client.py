@@ -75,13 +75,13 @@ def load(url: str, images: Sequence[bytes], *, clients: int, requests: int,
 
 
 class Server:
-    """``serve.py`` in a child process on a free loopback port; stopped on exit."""
+    """``serve.py`` in a child process on a free loopback port (run by ``python``); stopped on exit."""
 
-    def __init__(self, *args: str, startup_s: float = 120.0):
+    def __init__(self, *args: str, startup_s: float = 120.0, python: str = sys.executable):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         repo = Path(__file__).resolve().parent.parent
-        command = [sys.executable, str(repo / "serve.py"), "--port", str(self.port), *args]
+        command = [python, str(repo / "serve.py"), "--port", str(self.port), *args]
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + startup_s
         while time.time() < deadline:

@@ -105,12 +105,15 @@ function setUp() {
   $("threshold").addEventListener("input", render);
   fetch("/api/v1/model").then((r) => r.json()).then((m) => {
     state.classNames = m.class_names;
-    $("model-info").textContent = `${m.model}: ${m.network || "converted"} at ${m.input_size}×${m.input_size}, ` +
+    $("model-name").textContent = m.model;
+    document.title = `${m.model} — SSD detector`;
+    $("model-info").textContent = `${m.network || "converted"} at ${m.input_size}×${m.input_size}, ` +
       `classes ${m.class_names.join(", ")}`;
     $("threshold").value = m.default_threshold;
     render();
   });
   fetch("/api/v1/samples").then((r) => r.json()).then((s) => {
+    $("samples").hidden = s.samples.length === 0;
     s.samples.forEach((name) => {
       const img = document.createElement("img");
       img.src = `/samples/${encodeURIComponent(name)}`;

@@ -21,4 +21,5 @@ def client(app):
 
 @pytest.fixture(scope="module")
 def model_name():
-    return str(BUNDLED_MODEL)
+    """What clients see of the bundled model: its file name, never the path on the server."""
+    return BUNDLED_MODEL.name

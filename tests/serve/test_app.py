@@ -3,6 +3,7 @@ import json
 import struct
 import threading
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ def test_detections_equal_demos_for_every_sample(client, demo_rows, path, model_
     assert answer.status_code == 200, answer.text
     body = answer.json()
     expected = demo_rows[path.name]
-    assert body["model"] == model_name
+    assert body["model"] == model_name and "/" not in body["model"]
     assert (body["width"], body["height"]) == (expected["width"], expected["height"])
     _same(body["detections"], expected["detections"])
     assert body["time_ms"] > 0
@@ -116,7 +117,7 @@ class _Slow:
 
 
 def _card():
-    from common.modelfile import ModelMeta
+    from common.modelmeta import ModelMeta
     return ModelMeta(kind="deploy", network="x", data_shape=32, class_names=("a",), mean=(0, 0, 0),
                      std=(1, 1, 1))
 
@@ -165,3 +166,55 @@ def test_detectors_of_other_settings_are_cached_least_recently_used_first():
     finally:
         worker.close()
     assert loads == [0.45, 0.1, 0.2, 0.3, 0.2]  # the model's own settings are loaded once and kept
+
+
+
+def _copy_bundled(folder, name, **meta_changes):
+    """The bundled model's three files under another prefix, the metadata changed as asked."""
+    from common.paths import BUNDLED_MODEL
+    prefix = folder / name
+    for suffix in ("-symbol.json", "-0004.params"):
+        (folder / f"{name}{suffix}").write_bytes(Path(f"{BUNDLED_MODEL}{suffix}").read_bytes())
+    meta = json.loads(Path(f"{BUNDLED_MODEL}-meta.json").read_text())
+    (folder / f"{name}-meta.json").write_text(json.dumps({**meta, **meta_changes}))
+    return prefix
+
+
+def _served(*flags):
+    from serve import cli
+    args = cli.build_parser().parse_args(list(flags))
+    args.command = "test"
+    return TestClient(cli.build_app(args))
+
+
+def test_another_model_shows_its_file_name_or_display_name_and_samples_only_when_given(tmp_path):
+    plain = _copy_bundled(tmp_path, "my_shapes")
+    with _served("--prefix", str(plain)) as c:
+        assert c.get("/api/v1/model").json()["model"] == "my_shapes"
+        assert c.get("/api/v1/samples").json()["samples"] == []
+        answer = c.post("/api/v1/detect", content=SAMPLES[0].read_bytes()).json()
+        assert answer["model"] == "my_shapes" and str(tmp_path) not in json.dumps(answer)
+    named = _copy_bundled(tmp_path, "other", display_name="Shapes, second edition")
+    gallery = tmp_path / "gallery"
+    gallery.mkdir()
+    (gallery / "a.jpg").write_bytes(SAMPLES[1].read_bytes())
+    (gallery / "notes.txt").write_text("not an image")
+    with _served("--prefix", str(named), "--samples", str(gallery)) as c:
+        assert c.get("/api/v1/model").json()["model"] == "Shapes, second edition"
+        assert c.get("/api/v1/samples").json()["samples"] == ["a.jpg"]
+        assert c.get("/samples/a.jpg").content == SAMPLES[1].read_bytes()
+
+
+def test_samples_flag_naming_no_folder_is_one_line_error(tmp_path, capsys):
+    from serve import cli
+    assert cli.main(["--samples", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: --samples {tmp_path / 'missing'}: no such folder"
+
+
+def test_a_one_pixel_image_is_detected_like_any_other(client):
+    import cv2
+    one = cv2.imencode(".png", np.full((1, 1, 3), 128, np.uint8))[1].tobytes()
+    answer = client.post("/api/v1/detect", content=one)
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["width"], answer.json()["height"]) == (1, 1)

@@ -91,3 +91,33 @@ def test_upload_draws_boxes_fills_the_table_and_the_slider_filters(browser):
             assert _table(browser) == want, value
             assert int(canvas.get_attribute("data-boxes")) == len(want)
         assert "error" not in browser.find_element(By.ID, "status").get_attribute("class")
+
+
+def _drop(browser, photo: Path) -> None:
+    """Drop ``photo`` on the page's drop zone, as a user dragging a file does (a DataTransfer holding it)."""
+    import base64
+    browser.execute_script("""
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([bytes], arguments[1], {type: "image/jpeg"}));
+        const zone = document.getElementById("drop");
+        zone.dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    """, base64.b64encode(photo.read_bytes()).decode(), photo.name)
+
+
+def test_a_dropped_photo_shows_as_many_boxes_as_the_api_returns_with_the_face_model(browser, face_model,
+                                                                                    face_photos):
+    from selenium.webdriver.common.by import By
+    group = next(p for p in face_photos if p.name == "face_detection_input.jpg")
+    with Server("--prefix", str(face_model), "--samples", str(group.parent)) as server:
+        browser.get(server.url + "/")
+        _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#gallery img"))
+        assert browser.find_element(By.ID, "model-name").text == "OpenCV face detector (ResNet-10 SSD300)"
+        assert str(face_model) not in browser.page_source
+        _drop(browser, group)
+        _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#detections tbody tr"))
+        api = _answer(server, group, 0.5)  # the page's default threshold
+        canvas = browser.find_element(By.ID, "canvas")
+        assert len(api) == 5
+        assert int(canvas.get_attribute("data-boxes")) == len(api) == len(_table(browser))
+        browser.save_screenshot(str(ARTIFACTS / "page_faces.png"))
