@@ -13,9 +13,9 @@ pytestmark = pytest.mark.e2e
 def test_smallest_case_measures_every_variant_with_the_default_threads(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert driver.main(["--cases", "mobilenet0.25_300", "--runs", "3", "--batch", "2", "--rounds", "1",
-                        "--no-gluoncv", "--no-opencv", "--no-training", "--json", str(out),
+                        "--engines", "mxnet", "--no-training", "--no-serving", "--json", str(out),
                         "--work", str(tmp_path)]) == 0
-    from common.cpu import bfloat16_missing
+    from common.cpu import bfloat16_missing, cpu_summary
     saved = json.loads(out.read_text())
     [row] = saved["cases"]
     missing = bfloat16_missing()
@@ -25,8 +25,11 @@ def test_smallest_case_measures_every_variant_with_the_default_threads(tmp_path,
         assert result["b1_ms"] > 0 and result["throughput"] > 0
         # nothing set by hand: the child chose every core and the naive engine itself
         assert result["env"] == {"OMP_NUM_THREADS": str(os.cpu_count()), "MXNET_ENGINE_TYPE": "NaiveEngine"}
+    assert set(row["results"]) == {"ours", "ours_no_nms", "ours_int8"} | (set() if missing else {"ours_bf16"})
     table = capsys.readouterr().out
-    assert table.startswith("| case | ours fp32 (ms)") and "| mobilenet0.25_300 |" in table
+    assert table.startswith(saved["machine"]) and saved["machine"].startswith(cpu_summary())
+    assert "| case | MXNet fp32 (ms) | detection stage | MXNet int8 |" in table
+    assert "| mobilenet0.25_300 |" in table
     assert (f"bf16 not measured: {missing}." in table) == (missing is not None)
 
 

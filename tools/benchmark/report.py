@@ -41,29 +41,58 @@ def _ms(results: Results, label: str) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-#: (column, numerator, denominator) of the inference table's ratios.
-INFERENCE_RATIOS = (("ONNX fp32 / ours fp32", "onnx_fp32", "ours"),
-                    ("ONNX int8 / ours int8", "onnx_int8", "ours_int8"),
-                    ("ours / GluonCV default", "ours", "gluoncv_default"),
-                    ("ours / GluonCV equal", "ours", "gluoncv_equal"),
-                    ("ours / OpenCV", "ours", "opencv"),
-                    ("bf16 / OpenCV", "ours_bf16", "opencv"),
-                    ("converted / OpenCV", "converted", "opencv"),
-                    ("GluonCV equal / int8", "gluoncv_equal", "ours_int8"))
-#: (column, label) of the inference table's latencies.
-INFERENCE_TIMES = (("ours fp32 (ms)", "ours"), ("no NMS", "ours_no_nms"), ("int8", "ours_int8"),
-                   ("bf16", "ours_bf16"), ("ONNX Runtime fp32", "onnx_fp32"),
-                   ("ONNX Runtime int8", "onnx_int8"), ("GluonCV default", "gluoncv_default"),
-                   ("GluonCV equal", "gluoncv_equal"), ("Caffe model: OpenCV", "opencv"),
-                   ("OpenCV, Winograd off", "opencv_direct"), ("Caffe model: converted, ours", "converted"))
+#: Our paths (MXNet, and our ONNX files in each engine): the fastest of them is compared with peers.
+OURS = ("ours", "ours_int8", "ours_bf16", "ort_fp32", "ort_int8", "ov_fp32", "ov_bf16", "ov_int8")
+#: (column, label) of the latency table; ``stage`` is the detection stage's own time.
+INFERENCE_TIMES = (("MXNet fp32 (ms)", "ours"), ("detection stage", "stage"), ("MXNet int8", "ours_int8"),
+                   ("MXNet bf16", "ours_bf16"), ("ONNX Runtime fp32", "ort_fp32"),
+                   ("ONNX Runtime int8", "ort_int8"), ("OpenVINO fp32", "ov_fp32"),
+                   ("OpenVINO bf16", "ov_bf16"), ("OpenVINO int8", "ov_int8"),
+                   ("GluonCV default", "gluoncv_default"), ("GluonCV equal", "gluoncv_equal"),
+                   ("Caffe model: OpenCV", "opencv"), ("OpenCV, Winograd off", "opencv_direct"),
+                   ("Caffe model: converted, MXNet", "converted"))
+#: (column, numerator, denominator) of the ratio table; ``fastest`` is the fastest of ``OURS`` per round.
+INFERENCE_RATIOS = (("fastest / MXNet int8", "fastest", "ours_int8"),
+                    ("fastest / MXNet fp32", "fastest", "ours"),
+                    ("OpenVINO fp32 / MXNet fp32", "ov_fp32", "ours"),
+                    ("ONNX Runtime fp32 / MXNet fp32", "ort_fp32", "ours"),
+                    ("OpenVINO int8 / ONNX Runtime int8", "ov_int8", "ort_int8"),
+                    ("MXNet fp32 / GluonCV equal", "ours", "gluoncv_equal"),
+                    ("MXNet fp32 / OpenCV", "ours", "opencv"),
+                    ("fastest / OpenCV", "fastest", "opencv"))
+
+
+def with_derived(results: Results) -> Results:
+    """``results`` plus, per round, ``stage`` (MXNet fp32 minus the same network without its detection
+    stage) and ``fastest`` (the quickest of ``OURS``, with its label)."""
+    rounds = max((len(v) for v in results.values()), default=0)
+    out = dict(results)
+    out["stage"], out["fastest"] = [], []
+    for i in range(rounds):
+        at = {k: results[k][i] for k in results if i < len(results[k]) and results[k][i]}
+        full, bare = at.get("ours"), at.get("ours_no_nms")
+        out["stage"].append({"b1_ms": full["b1_ms"] - bare["b1_ms"]} if full and bare else None)
+        ours = [(at[k]["b1_ms"], k) for k in OURS if k in at]
+        out["fastest"].append({"b1_ms": min(ours)[0], "label": min(ours)[1]} if ours else None)
+    return out
+
+
+def fastest_label(results: Results) -> str:
+    """The path that was fastest in most rounds (``OURS`` labels), ``–`` for none."""
+    labels = [r["label"] for r in results.get("fastest", []) if r]
+    return max(set(labels), key=labels.count) if labels else "–"
 
 
 def _inference_row(row: dict) -> List[str]:
-    res = row["results"]
+    res = with_derived(row["results"])
     throughput = median(res, "ours", "throughput")
     return ([row["case"]] + [_ms(res, label) for _, label in INFERENCE_TIMES]
-            + ["–" if throughput is None else f"{throughput:.1f}"]
-            + [spread(ratios(res, a, b)) for _, a, b in INFERENCE_RATIOS])
+            + ["–" if throughput is None else f"{throughput:.1f}"])
+
+
+def _ratio_row(row: dict) -> List[str]:
+    res = with_derived(row["results"])
+    return [row["case"], fastest_label(res)] + [spread(ratios(res, a, b)) for _, a, b in INFERENCE_RATIOS]
 
 
 def _training_row(row: dict) -> List[str]:
@@ -77,6 +106,9 @@ def _training_row(row: dict) -> List[str]:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    """A markdown table; columns with no value in any row (``–``) are left out."""
+    keep = [i for i in range(len(header)) if i == 0 or any(row[i] != "–" for row in rows)]
+    header, rows = [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
@@ -90,13 +122,17 @@ def _serving_row(row: dict) -> List[str]:
 
 
 def markdown(rows: List[dict], training: List[dict], serving: Sequence[dict] = (), *,
-             bf16_missing: Optional[str] = None) -> str:
-    """The tables of a run; ``bf16_missing``: why the bf16 columns are empty (``common.cpu``)."""
-    header = (["case"] + [c for c, _ in INFERENCE_TIMES] + ["ours b8 img/s"]
-              + [c for c, _, _ in INFERENCE_RATIOS])
-    lines = table(header, [_inference_row(r) for r in rows])
+             bf16_missing: Optional[str] = None, machine: str = "") -> str:
+    """The tables of a run; ``bf16_missing``: why the MXNet bf16 columns are empty (``common.cpu``);
+    ``machine``: the CPU and its extensions, said first."""
+    lines = [machine, ""] if machine else []
+    if rows:
+        header = ["case"] + [c for c, _ in INFERENCE_TIMES] + ["MXNet fp32 b8 img/s"]
+        lines += table(header, [_inference_row(r) for r in rows])
+        lines += [""] + table(["case", "fastest path"] + [c for c, _, _ in INFERENCE_RATIOS],
+                              [_ratio_row(r) for r in rows])
     if training:
-        lines += [""] + table(("training / data", "ours img/s", "ours --amp bf16 img/s",
+        lines += ([""] if lines else []) + table(("training / data", "ours img/s", "ours --amp bf16 img/s",
                                "GluonCV img/s (equal threads)", "bf16 / fp32", "ours / GluonCV"),
                               [_training_row(r) for r in training])
     if serving:

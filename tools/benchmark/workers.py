@@ -51,10 +51,60 @@ def _random_params(symbol, shape):
     return args, auxs
 
 
-def _noise(batch: int, size: int):
-    """The input every network is timed on: uniform noise in [-1, 1], float32 NCHW."""
+#: Boxes a random-weight network lets through the detection stage's score threshold (0.01), as a
+#: trained detector does on an image with a few objects: untrained logits are near uniform and send
+#: every anchor of every class to NMS, a load no trained model gives (MobileNet0.25 SSD300: 184 ms
+#: with it against 9 ms without).
+PASSING_BOXES = 30
+
+
+def _background_offset(cls_preds, boxes: int = PASSING_BOXES, threshold: float = 0.01) -> float:
+    """How much to raise the background logit of ``cls_preds`` (B, C + 1, N) so that about ``boxes``
+    anchors keep a foreground probability of at least ``threshold``."""
     import numpy as np
-    return np.random.default_rng(1).uniform(-1, 1, (batch, 3, size, size)).astype(np.float32)
+    logits = np.asarray(cls_preds, np.float64)
+
+    def passing(offset: float) -> int:
+        shifted = logits.copy()
+        shifted[:, 0] += offset
+        shifted -= shifted.max(axis=1, keepdims=True)
+        prob = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        return int((prob[:, 1:].max(axis=1) >= threshold).sum())
+    low, high = 0.0, 200.0
+    for _ in range(50):
+        middle = (low + high) / 2
+        low, high = (middle, high) if passing(middle) > boxes else (low, middle)
+    return high
+
+
+def realistic_network(network: str, size: int, num_classes: int = 20):
+    """``(deploy symbol, args, auxs)`` of a network with seeded random weights whose class heads let
+    about ``PASSING_BOXES`` boxes through on the benchmark's input, as a trained model's would."""
+    import mxnet as mx
+
+    from detect.model import forward_nodes
+    from symbol.builder import deploy_symbol
+    from symbol.presets import get_preset
+    symbol = deploy_symbol(get_preset(network, size), num_classes)
+    args, auxs = _random_params(symbol, (1, 3, size, size))
+    [cls_preds] = forward_nodes(symbol, args, auxs, _noise(1, size), ["cls_preds"])
+    offset = _background_offset(cls_preds)
+    for name in [n for n in args if n.endswith("_cls_bias")]:
+        bias = args[name].asnumpy()
+        bias[0::num_classes + 1] += offset  # the background logit of every anchor (class 0 of its group)
+        args[name] = mx.nd.array(bias)
+    return symbol, args, auxs
+
+
+def _noise(batch: int, size: int):
+    """The input every network is timed on, normalized: ``_raw_pixels`` with ImageNet's mean and std
+    (the normalization the ONNX files apply inside), float32 NCHW."""
+    import numpy as np
+
+    from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
+    mean = np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
+    std = np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)
+    return (_raw_pixels(batch, size) - mean) / std
 
 
 def _latency_and_throughput(runner, batch: int, runs: int) -> dict:
@@ -81,20 +131,17 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
     """fp32 with NMS, fp32 without the detection stage, int8 or bf16."""
     import mxnet as mx
 
-    from symbol.builder import body, deploy_symbol
-    from symbol.presets import get_preset
-    preset = get_preset(network, size)
-    symbol = deploy_symbol(preset, 20)
-    args, auxs = _random_params(symbol, (1, 3, size, size))
+    from detect.model import body_outputs
+    symbol, args, auxs = realistic_network(network, size)
     if variant == "no_nms":
-        cls, loc, anchors = body(mx.sym.var("data"), preset, 20)
+        cls, loc, anchors = body_outputs(symbol)
         symbol = mx.sym.Group([mx.sym.softmax(cls, axis=1), loc, anchors])
     elif variant == "int8":
         import numpy as np
 
-        from detect.quantize import CalibrationData, quantize_int8
+        from detect.quantize import quantize_int8
         noise = np.random.default_rng(2).uniform(-1, 1, (8, 3, size, size)).astype(np.float32)
-        calib = CalibrationData(mx.io.NDArrayIter(noise, batch_size=8), 8)
+        calib = mx.io.NDArrayIter(noise, batch_size=8)
         symbol, args, auxs = quantize_int8(symbol, args, auxs, calib, 8)
     elif variant == "bf16":
         from detect.quantize import to_bfloat16
@@ -103,33 +150,25 @@ def worker_ours(network: str, size: int, batch: int, runs: int, variant: str) ->
     return _latency_and_throughput(lambda b: _bound(symbol, args, auxs, b, size), batch, runs)
 
 
-def _onnx_runner(path: str, size: int):
-    """``runner(b)`` of an ONNX file in ONNX Runtime with the project's session options; raw-pixel noise."""
+def _raw_pixels(batch: int, size: int):
+    """The raw-pixel input (0-255) of models that normalize inside (ONNX files)."""
     import numpy as np
-    import onnxruntime as ort
-
-    from detect.onnx.runtime import session_options
-    session = ort.InferenceSession(path, session_options(), providers=["CPUExecutionProvider"])
-
-    def runner(b):
-        x = np.random.default_rng(1).uniform(0, 255, (b, 3, size, size)).astype(np.float32)
-        return lambda: session.run(None, {"data": x})
-    return runner
+    return np.random.default_rng(1).uniform(0, 255, (batch, 3, size, size)).astype(np.float32)
 
 
-def worker_onnx(network: str, size: int, batch: int, runs: int, variant: str, work: str) -> dict:
-    """Our network exported to ONNX (``detect.onnx``), fp32 or INT8 (QDQ), in ONNX Runtime."""
+def network_onnx(network: str, size: int, variant: str, work: str) -> Path:
+    """Our network exported to ONNX (``detect.onnx``), fp32 or INT8, written once into ``work``."""
+    path = Path(work) / f"{network}_{size}_{variant}.onnx"
+    if path.is_file():
+        return path
     import numpy as np
     import onnx
 
-    from common.modelfile import ModelMeta
+    from common.modelmeta import ModelMeta
     from detect.onnx.export import build_model
-    from symbol.builder import deploy_symbol
     from symbol.coding import DetectionParams
     from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
-    from symbol.presets import get_preset
-    symbol = deploy_symbol(get_preset(network, size), 20)
-    args, auxs = _random_params(symbol, (1, 3, size, size))
+    symbol, args, auxs = realistic_network(network, size)
     meta = ModelMeta(kind="deploy", network=network, data_shape=size, class_names=tuple(map(str, range(20))),
                      mean=IMAGENET_MEAN, std=IMAGENET_STD, detection={})
     model = build_model(symbol, args, auxs, meta, DetectionParams())
@@ -137,33 +176,49 @@ def worker_onnx(network: str, size: int, batch: int, runs: int, variant: str, wo
         from detect.onnx.quantize import ArrayReader, quantize_model
         calib = np.random.default_rng(2).uniform(0, 255, (8, 3, size, size)).astype(np.float32)
         model = quantize_model(model, ArrayReader(calib))
-    path = Path(work) / f"{network}_{size}_{variant}.onnx"
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return _latency_and_throughput(_onnx_runner(str(path), size), batch, runs)
+    from common.atomic import atomic_paths
+    with atomic_paths(path) as (tmp,):
+        onnx.save(model, str(tmp))
+    return path
 
 
-def worker_model(prefix: str, size: int, batch: int, runs: int) -> dict:
-    """A saved model (MXNet prefix or .onnx file) through ``detect.loading``, on noise of its input size."""
+def _engine_runner(prefix: str, size: int, engine: str = "auto", precision: str = "fp32"):
+    """``runner(b)`` of a saved model through ``detect.loading`` (any engine), on noise of its input."""
     import numpy as np
 
     from detect.loading import load_detector
 
     def runner(b):
-        detector = load_detector(prefix, batch_size=b)
-        x = np.random.default_rng(1).uniform(0, 255, (b, 3, size, size)).astype(np.float32)
-        if not detector.normalizes_inside:
-            x = (x - 127.5) / 64.0
+        detector = load_detector(prefix, batch_size=b, engine=engine, precision=precision)
+        x = _raw_pixels(b, size)
+        if not detector.normalizes_inside:  # the model's own normalization, as Detector.preprocess does
+            mean, std = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in (detector.meta.mean,
+                                                                                 detector.meta.std))
+            x = (x - mean) / std
         return lambda: detector.forward(x)
-    return _latency_and_throughput(runner, batch, runs)
+    return runner
 
 
-def worker_raw(prefix: str, requests: int) -> dict:
+def worker_onnx(network: str, size: int, batch: int, runs: int, variant: str, work: str,
+                engine: str = "onnxruntime", precision: str = "fp32") -> dict:
+    """Our network as an ONNX file (fp32 or INT8) in ONNX Runtime or OpenVINO."""
+    path = network_onnx(network, size, variant, work)
+    return _latency_and_throughput(_engine_runner(str(path), size, engine, precision), batch, runs)
+
+
+def worker_model(prefix: str, size: int, batch: int, runs: int, engine: str = "auto",
+                 precision: str = "fp32") -> dict:
+    """A saved model (MXNet prefix or .onnx file) through ``detect.loading``, on noise of its input size."""
+    return _latency_and_throughput(_engine_runner(prefix, size, engine, precision), batch, runs)
+
+
+def worker_raw(prefix: str, requests: int, engine: str = "auto", precision: str = "fp32") -> dict:
     """The model alone: ``Detector.detect`` on decoded sample images, one at a time (images/s)."""
     from common.images import read_image
     from common.paths import DEMO_IMAGES
     from detect.loading import load_detector
-    detector = load_detector(prefix)
+    detector = load_detector(prefix, engine=engine, precision=precision)
     images = [read_image(p) for p in sorted(DEMO_IMAGES.glob("*.jpg"))]
     for image in images:
         detector.detect([image])
@@ -173,12 +228,14 @@ def worker_raw(prefix: str, requests: int) -> dict:
     return {"throughput": requests / (time.perf_counter() - start)}
 
 
-def worker_serving(prefix: str, requests: int, clients: int) -> dict:
-    """``serve.py`` on loopback, ``clients`` concurrent clients posting the sample images (requests/s)."""
+def worker_serving(prefix: str, requests: int, clients: int, engine: str = "auto",
+                   precision: str = "fp32") -> dict:
+    """``serve.py`` on loopback with its default flags, ``clients`` concurrent clients posting the
+    sample images (requests/s)."""
     from common.paths import DEMO_IMAGES
     from serve.client import Server, load
     images = [p.read_bytes() for p in sorted(DEMO_IMAGES.glob("*.jpg"))]
-    with Server("--prefix", prefix, "--queue", str(4 * clients)) as server:
+    with Server("--prefix", prefix, "--engine", engine, "--precision", precision) as server:
         url = server.url + "/api/v1/detect"
         load(url, images, clients=clients, requests=2 * clients)  # warm-up: every batch size bound
         result = load(url, images, clients=clients, requests=requests)
@@ -203,15 +260,19 @@ def worker_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     return _latency_and_throughput(runner, batch, runs)
 
 
-def worker_opencv(prototxt: str, size: int, batch: int, runs: int, work: str, winograd: bool = True) -> dict:
-    """OpenCV DNN as users run it, or (``winograd=False``) with direct fp32 convolutions only."""
+def worker_opencv(prototxt: str, size: int, batch: int, runs: int, work: str, winograd: bool = True,
+                  caffemodel: Optional[str] = None, mean: Optional[Sequence[float]] = None) -> dict:
+    """OpenCV DNN as users run it, or (``winograd=False``) with direct fp32 convolutions only; with
+    random weights unless a ``caffemodel`` is given, then on raw pixels minus its ``mean``."""
     import cv2
-    weights = _caffe_weights(prototxt, work)
+    import numpy as np
+    weights = caffemodel or _caffe_weights(prototxt, work)
     net = cv2.dnn.readNetFromCaffe(prototxt, str(weights))
     net.enableWinograd(winograd)
 
     def runner(b):
-        blob = _noise(b, size)
+        blob = _noise(b, size) if mean is None else _raw_pixels(b, size) - np.array(mean, np.float32).reshape(
+            1, 3, 1, 1)
 
         def run():
             net.setInput(blob)
