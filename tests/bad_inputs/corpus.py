@@ -122,6 +122,15 @@ def edit_meta(prefix: Path, **changes) -> None:
     path.write_text(json.dumps(meta))
 
 
+def onnx_model(tmp: Path) -> Path:
+    """The bundled model exported to ONNX."""
+    from common.modelmeta import load_meta
+    from detect.onnx.export import export_onnx
+    from symbol.coding import DetectionParams
+    detection = DetectionParams(**load_meta(BUNDLED_MODEL).detection)
+    return export_onnx(BUNDLED_MODEL, None, tmp / "ssd.onnx", detection)
+
+
 def demo(prefix, tmp: Path, *extra) -> List[str]:
     return [PY, DEMO, str(DEMO_IMAGES / "000000.jpg"), "--prefix", str(prefix), "--out", str(tmp / "out"),
             *extra]
@@ -334,6 +343,25 @@ def meta_with_another_input_size(tmp):
 
 
 @case("models")
+def meta_written_for_another_symbol(tmp):
+    prefix = copy_model(tmp)
+    edit_meta(prefix, symbol_sha256="0" * 64)  # the metadata of another export, beside this symbol
+    return Run(demo(prefix, tmp), "m-meta.json: field symbol_sha256 (000000000000…) disagrees with "
+               "m-symbol.json", tmp / "out")
+
+
+@case("models")
+def deploy_meta_beside_a_training_graph(tmp):
+    from symbol.builder import train_symbol
+    from symbol.presets import get_preset
+    prefix = copy_model(tmp)  # a deploy model's metadata beside the bundled checkpoint's training graph
+    edit_meta(prefix, kind="deploy")
+    train_symbol(get_preset("mobilenet0.5", 384), 6).save(f"{prefix}-symbol.json")
+    return Run(demo(prefix, tmp), "m-meta.json: field kind 'deploy' disagrees with m-symbol.json, a training "
+               "graph", tmp / "out")
+
+
+@case("models")
 def malformed_symbol_json(tmp):
     prefix = copy_model(tmp)
     Path(f"{prefix}-symbol.json").write_text("{\"nodes\": [")
@@ -394,6 +422,39 @@ def gpus_without_a_gpu(tmp):
 
 
 @case("flags")
+def engine_for_an_mxnet_model(tmp):
+    return Run(demo(BUNDLED_MODEL, tmp, "--engine", "openvino"), "--engine openvino runs .onnx files",
+               tmp / "out")
+
+
+@case("flags")
+def bf16_precision_in_onnx_runtime(tmp):
+    return Run(demo(onnx_model(tmp), tmp, "--engine", "onnxruntime", "--precision", "bf16"),
+               "--precision bf16 needs --engine openvino", tmp / "out")
+
+
+@case("flags")
+def calibration_folder_without_images(tmp):
+    (tmp / "empty").mkdir()
+    return Run([PY, DEPLOY, "--prefix", str(BUNDLED_MODEL), "--out", str(tmp / "q"), "--quantize", "int8",
+                "--calib-dir", str(tmp / "empty")],
+               "empty: no images (.jpg, .png, .bmp, .webp) to calibrate on", Path(f"{tmp / 'q'}-meta.json"))
+
+
+@case("flags")
+def calibration_folder_that_is_a_rec(tmp):
+    rec = good_rec(tmp)
+    return Run([PY, DEPLOY, "--prefix", str(BUNDLED_MODEL), "--out", str(tmp / "q"), "--quantize", "int8",
+                "--calib-dir", str(rec)], "--calib-dir", Path(f"{tmp / 'q'}-meta.json"))
+
+
+@case("flags")
+def serve_samples_that_do_not_exist(tmp):
+    return Run([PY, str(REPO / "serve.py"), "--samples", str(tmp / "nowhere"), "--port", "1"],
+               "--samples", tmp / "nowhere")
+
+
+@case("flags")
 def amp_fp16_on_the_cpu(tmp):
     return Run(_train_on(good_rec(tmp), tmp, "--amp", "fp16"), "--amp fp16 needs --gpus", tmp / "ckpt")
 
@@ -448,6 +509,15 @@ def truncated_caffemodel(tmp):
     weights.write_bytes(weights.read_bytes()[:3000])
     return Run([PY, "-m", "tools.caffe_converter.convert_model", str(TINY), str(weights), str(tmp / "out")],
                "w.caffemodel: not a complete caffemodel", Path(f"{tmp / 'out'}-meta.json"))
+
+
+@case("list files")
+def evaluate_on_a_list_with_a_class_the_model_lacks(tmp):
+    listing = tmp / "faces.lst"
+    listing.write_text("000000.jpg 10,10,40,40,9\n")
+    return Run([PY, EVAL, "--prefix", str(BUNDLED_MODEL), "--list", str(listing), "--image-root",
+                str(DEMO_IMAGES), "--json", str(tmp / "r.json")],
+               "faces.lst:1: box 0: class 9 is outside 0..5", tmp / "r.json")
 
 
 @case("Caffe models")
