@@ -46,6 +46,10 @@ class ModelMeta:
         nms_threshold, nms_topk, force_suppress, threshold of the deploy head.
     made_by : dict
         Provenance: command line, source model, etc.
+    spec : dict or None
+        The network spec the symbol was built from, whole (``symbol.presets.Preset.to_json``): the
+        preset with every override (anchor scales, top-down channels). None for models built
+        elsewhere (converted) and for checkpoints written before it was recorded.
     display_name : str or None
         The name users see (web service, model card); None: the model file's name.
     symbol_sha256 : str or None
@@ -62,6 +66,7 @@ class ModelMeta:
     channel_order: str = "RGB"
     detection: Dict[str, float] = field(default_factory=dict)
     made_by: Dict[str, object] = field(default_factory=dict)
+    spec: Optional[Dict[str, object]] = None
     display_name: Optional[str] = None
     symbol_sha256: Optional[str] = None
     version: int = META_VERSION

@@ -19,7 +19,7 @@ from common.modelmeta import ModelMeta
 from detect.detector import Detector
 from symbol.builder import deploy_symbol, detection_head
 from symbol.coding import DetectionParams
-from symbol.presets import get_preset
+from symbol.presets import Preset, resolve_preset
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +85,35 @@ def body_outputs(symbol: mx.sym.Symbol) -> Optional[List[mx.sym.Symbol]]:
     return [internals[f"{n}_output"] for n in BODY_OUTPUTS]
 
 
-def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
-    """The deploy symbol of the model at ``prefix`` with detection ``params``.
+def spec_of(meta: ModelMeta) -> Preset:
+    """The network spec a model of this project was built from: stored whole in its metadata, or, for
+    checkpoints written before it was, its preset with the overrides its metadata recorded."""
+    if meta.spec:
+        return Preset.from_json(meta.spec, where="metadata field spec")
+    scales = meta.made_by.get("anchor_scales") or None
+    top_down = meta.made_by.get("top_down")
+    return resolve_preset(meta.network, meta.data_shape, anchor_scales=scales,
+                          top_down=None if top_down is None else int(top_down))
 
-    A training checkpoint's own symbol file provides the body (so its anchors
-    are the ones it was trained with, whatever the presets say today); the
-    detection head is attached to it. Checkpoints whose symbol lacks the named
-    body outputs are rebuilt from their preset.
+
+def inference_symbol_of(symbol: mx.sym.Symbol, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
+    """The deploy symbol of a model's ``symbol`` (training or deploy graph) with detection ``params``.
+
+    A training graph provides the body (so its anchors are the ones it was trained with, whatever
+    the presets say today); the detection head is attached to it. Training graphs that lack the named
+    body outputs are rebuilt from their spec (``spec_of``).
     """
-    symbol = modelfile.load_symbol(prefix)
     if meta.kind != "train":
         return set_detection_params(symbol, params, meta.detection.get("nms_topk"))
     outputs = body_outputs(symbol)
     if outputs:
         return detection_head(*outputs, params)
-    return deploy_symbol(get_preset(meta.network, meta.data_shape), meta.num_classes, params)
+    return deploy_symbol(spec_of(meta), meta.num_classes, params)
+
+
+def inference_symbol(prefix, meta: ModelMeta, params: DetectionParams) -> mx.sym.Symbol:
+    """The deploy symbol of the model at ``prefix`` with detection ``params`` (``inference_symbol_of``)."""
+    return inference_symbol_of(modelfile.load_symbol(prefix), meta, params)
 
 
 def check_model(symbol, args: dict, auxs: dict, meta: ModelMeta, prefix, epoch: int) -> None:
@@ -110,7 +124,7 @@ def check_model(symbol, args: dict, auxs: dict, meta: ModelMeta, prefix, epoch: 
     """
     files = f"{modelfile.symbol_path(prefix).name}, {modelfile.params_path(prefix, epoch).name}"
     size = meta.data_shape
-    preset = str(meta.made_by.get("preset", ""))
+    preset = str(meta.spec["name"] if meta.spec else meta.made_by.get("preset", ""))
     if preset.rsplit("_", 1)[-1].isdigit() and int(preset.rsplit("_", 1)[-1]) != size:
         raise ValueError(f"{modelfile.meta_path(prefix)}: data_shape {size} disagrees with the model's "
                          f"preset {preset}")

@@ -47,55 +47,74 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _evaluate(args, detector, extra):
-    """Evaluators filled over the chosen data (``extra`` ones too), and the kept samples with images."""
-    from common.images import read_image
-    from dataset.coco import load_coco
-    from dataset.voc import load_voc
+def _evaluators(args, names, data) -> dict:
+    """The evaluators of the run by name (``evaluate.protocol``): VOC always, COCO unless --no-coco (scored
+    against the original json when there is one), the error breakdown with --breakdown."""
+    from evaluate.breakdown import ErrorBreakdown
     from evaluate.coco_eval import COCOEvaluator
-    from evaluate.runner import evaluate_rec, evaluate_records
     from evaluate.voc_ap import VOCEvaluator
+    evaluators = {"voc": VOCEvaluator(names, iou_thresh=args.iou)}
+    if data is not None:
+        evaluators["coco"] = COCOEvaluator(names, data.categories.ids, ground_truth=data.json)
+    elif args.coco:
+        evaluators["coco"] = COCOEvaluator(names)
+    if args.breakdown is not None:
+        evaluators["breakdown"] = ErrorBreakdown(names, score=args.breakdown, iou=args.iou)
+    return evaluators
+
+
+def _coco_data(args, names):
+    """The COCO json and its images (``--coco-json``), checked against the model's classes; else None."""
+    if not args.coco_json:
+        return None
+    from dataset.coco import load_coco
+    if args.image_root is None:
+        raise ValueError("--coco-json needs --image-root")
+    data = load_coco(args.coco_json, args.image_root)
+    if data.categories.names != names:
+        raise ValueError(f"{args.coco_json}: categories {list(data.categories.names)} differ from "
+                         f"the model's classes {list(names)}")
+    return data
+
+
+def _evaluate(args, detector, evaluators: dict, coco_data):
+    """Fill ``evaluators`` over the chosen data; returns the kept samples and their images."""
+    from common.images import read_image
+    from evaluate.runner import evaluate_rec, evaluate_records
     names = detector.meta.class_names
-    voc = VOCEvaluator(names, iou_thresh=args.iou)
     keep = args.examples if args.plot_dir else 0
-    if args.coco_json:
-        if args.image_root is None:
-            raise ValueError("--coco-json needs --image-root")
-        data = load_coco(args.coco_json, args.image_root)
-        if data.categories.names != names:
-            raise ValueError(f"{args.coco_json}: categories {list(data.categories.names)} differ from "
-                             f"the model's classes {list(names)}")
-        coco = COCOEvaluator(names, data.categories.ids, ground_truth=data.json)
-        samples = evaluate_records(detector, data.records, [voc, coco, *extra], image_ids=data.image_ids,
+    every = list(evaluators.values())
+    if coco_data is not None:
+        samples = evaluate_records(detector, coco_data.records, every, image_ids=coco_data.image_ids,
                                    progress=args.progress, keep=keep)
-        return voc, coco, samples, [read_image(s.path) for s in samples]
-    coco = COCOEvaluator(names) if args.coco else None
-    evaluators = [voc] + ([coco] if coco else []) + extra
+        return samples, [read_image(s.path) for s in samples]
     if args.rec:
         from dataset.recordio import read_images, read_sidecar  # MXNet's reader: only for a .rec
         stored = read_sidecar(args.rec).get("class_names")
         if stored and tuple(stored) != tuple(names):
             raise ValueError(f"{args.rec}: holds classes {stored}; the model predicts {list(names)}")
-        samples = evaluate_rec(detector, args.rec, evaluators, batch_size=args.batch_size,
-                               progress=args.progress, keep=keep)
-        return voc, coco, samples, read_images(args.rec, len(samples))
+        samples = evaluate_rec(detector, args.rec, every, batch_size=args.batch_size, progress=args.progress,
+                               keep=keep)
+        return samples, read_images(args.rec, len(samples))
     if args.list:
         from dataset.listfile import load_list
         records = load_list(args.list, args.image_root or args.list.parent, names)
     else:
+        from dataset.voc import load_voc
         records = load_voc(args.voc_root, args.split, names)
-    samples = evaluate_records(detector, records, evaluators, progress=args.progress, keep=keep)
-    return voc, coco, samples, [read_image(s.path) for s in samples]
+    samples = evaluate_records(detector, records, every, progress=args.progress, keep=keep)
+    return samples, [read_image(s.path) for s in samples]
 
 
-def _write_outputs(args, voc, coco, samples: List, images, result) -> None:
+def _write_outputs(args, evaluators: dict, samples: List, images, result) -> None:
     from common.atomic import write_json, write_text
     if args.json:
         write_json(args.json, result)
-    if args.coco_results and coco is not None:
-        write_text(args.coco_results, json.dumps(coco.results) + "\n")
+    if args.coco_results and "coco" in evaluators:
+        write_text(args.coco_results, json.dumps(evaluators["coco"].results) + "\n")
     if args.plot_dir:
         from evaluate.plots import plot_pr_curves, save_examples
+        voc = evaluators["voc"]
         written = plot_pr_curves(voc, args.plot_dir)
         if samples:
             written.append(save_examples(images, samples, voc.class_names, args.plot_dir / "examples.jpg",
@@ -105,25 +124,22 @@ def _write_outputs(args, voc, coco, samples: List, images, result) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from detect.loading import detector_from_args
-    from evaluate.breakdown import ErrorBreakdown
-    from evaluate.report import format_table, summary
+    from evaluate.report import format_table
     detector = detector_from_args(args, batch_size=args.batch_size if args.rec else 1)
-    breakdown = ([ErrorBreakdown(detector.meta.class_names, score=args.breakdown, iou=args.iou)]
-                 if args.breakdown is not None else [])
-    voc, coco, samples, images = _evaluate(args, detector, breakdown)
-    result = summary(voc)
-    if coco is not None:
-        result["coco"] = coco.evaluate()
-    if breakdown:
-        result["breakdown"] = breakdown[0].result()
+    names = detector.meta.class_names
+    coco_data = _coco_data(args, names)
+    evaluators = _evaluators(args, names, coco_data)
+    samples, images = _evaluate(args, detector, evaluators, coco_data)
+    result = evaluators["voc"].result()
+    result.update({name: ev.result() for name, ev in evaluators.items() if name != "voc"})
     data = args.rec or args.voc_root or args.coco_json or args.list
     result.update(model=str(args.prefix), epoch=detector.epoch, data=str(data))
     epoch = "" if detector.epoch is None else f" (epoch {detector.epoch})"
-    print(f"{args.prefix}{epoch} on {data}: {voc.num_images} images")
+    print(f"{args.prefix}{epoch} on {data}: {evaluators['voc'].num_images} images")
     print(format_table(result))
-    if breakdown:
-        print("\n" + breakdown[0].format())
-    _write_outputs(args, voc, coco, samples, images, result)
+    if "breakdown" in evaluators:
+        print("\n" + evaluators["breakdown"].format())
+    _write_outputs(args, evaluators, samples, images, result)
     return 0
 
 

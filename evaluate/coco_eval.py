@@ -89,7 +89,7 @@ class COCOEvaluator:
         return {"images": self._images, "annotations": self._annotations,
                 "categories": [{"id": i, "name": n} for i, n in zip(self.category_ids, self.class_names)]}
 
-    def evaluate(self) -> Dict[str, object]:
+    def result(self) -> Dict[str, object]:
         """``{"stats": {AP, AP50, ...}, "per_class": {name: AP@[.5:.95] or None}}`` by pycocotools."""
         gt = COCO()
         gt.dataset = self.ground_truth()

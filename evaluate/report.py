@@ -3,25 +3,10 @@ from __future__ import annotations
 
 from typing import Dict
 
-from evaluate.voc_ap import VOCEvaluator
-
-
-def summary(evaluator: VOCEvaluator) -> Dict[str, object]:
-    """Per-class VOC07 and area AP plus their means (None where a class has no ground truth)."""
-    voc07 = evaluator.average_precisions("voc07")
-    area = evaluator.average_precisions("area")
-    return {
-        "num_images": evaluator.num_images,
-        "per_class": {name: {"voc07_ap": voc07[name], "area_ap": area[name],
-                             "num_gt": int(evaluator._num_gt[i])}
-                      for i, name in enumerate(evaluator.class_names)},
-        "voc07_map": evaluator.mean_ap("voc07"),
-        "area_map": evaluator.mean_ap("area"),
-    }
-
 
 def format_table(result: Dict[str, object]) -> str:
-    """A fixed-width table of the ``summary`` result (with a COCO AP column when present)."""
+    """A fixed-width table of a ``VOCEvaluator.result`` (with a COCO AP column when ``result["coco"]``
+    holds a ``COCOEvaluator.result``)."""
     fmt = lambda v: "   -  " if v is None else f"{v:6.4f}"  # noqa: E731
     coco = result.get("coco")
     names = list(result["per_class"])

@@ -149,12 +149,18 @@ class VOCEvaluator:
         return out
 
     def scored(self, c: int):
-        """``(labels, scores)`` of class ``c``'s detections: 1 for a true positive, 0 for a false one
-        (detections of difficult objects left out), for PR-curve tools such as TensorBoard's."""
+        """``(labels, scores)`` of class ``c`` for PR-curve tools such as TensorBoard's, which compute
+        recall over the positive labels they are given: every detection (1 for a true positive, 0 for
+        a false one; detections of difficult objects left out) and every non-difficult object that no
+        detection found (label 1, score 0: missed at every threshold above 0). The positives are then
+        all of the class's objects, as in ``pr_curve``."""
         scores = np.array(self._scores[c], np.float64)
         matches = np.array(self._matches[c], np.int64)
         keep = matches >= 0
-        return (matches[keep] == 1).astype(np.int64), scores[keep]
+        labels = (matches[keep] == 1).astype(np.int64)
+        missed = int(self._num_gt[c] - labels.sum())
+        return (np.concatenate([labels, np.ones(missed, np.int64)]),
+                np.concatenate([scores[keep], np.zeros(missed)]))
 
     def pr_curve(self, c: int):
         """``(recall, precision)`` arrays of class ``c``, by descending score; None without GT."""
@@ -182,3 +188,12 @@ class VOCEvaluator:
     def mean_ap(self, metric: str = "voc07") -> float:
         values = [v for v in self.average_precisions(metric).values() if v is not None]
         return float(np.mean(values)) if values else float("nan")
+
+    def result(self) -> Dict[str, object]:
+        """Per-class VOC07 and area AP plus their means (None where a class has no ground truth)."""
+        voc07, area = self.average_precisions("voc07"), self.average_precisions("area")
+        return {"num_images": self.num_images,
+                "per_class": {name: {"voc07_ap": voc07[name], "area_ap": area[name],
+                                     "num_gt": int(self._num_gt[i])}
+                              for i, name in enumerate(self.class_names)},
+                "voc07_map": self.mean_ap("voc07"), "area_map": self.mean_ap("area")}

@@ -55,6 +55,12 @@ class AnchorSpec:
         if self.step is not None and self.step <= 0:
             raise ValueError(f"AnchorSpec.step must be positive or None, got {self.step}")
 
+    @classmethod
+    def from_json(cls, data: dict) -> "AnchorSpec":
+        """The AnchorSpec of ``dataclasses.asdict`` data (lists become tuples)."""
+        return cls(sizes=tuple(data["sizes"]), ratios=tuple(data["ratios"]), step=data.get("step"),
+                   offset=data.get("offset", 0.5))
+
     @property
     def per_location(self) -> int:
         """Number of anchors at each feature-map cell."""

@@ -5,15 +5,15 @@ Maps are listed finest first; every function returns symbols of shape
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import Tuple
 
 import mxnet as mx
 
+from symbol.anchors import count_anchors
 from symbol.backbones import get_backbone, tap
 from symbol.layers import conv_act, separable_conv
-
-if TYPE_CHECKING:  # presets name this module's output sizes; the type is only for readers
-    from symbol.presets import Preset
+from symbol.presets import Preset
 
 
 def feature_maps(data, preset: Preset) -> list:
@@ -35,6 +35,19 @@ def feature_maps(data, preset: Preset) -> list:
                          pad=extra.pad, batchnorm=bn, act=act)
         feats.append(x)
     return feats
+
+
+@lru_cache(maxsize=None)
+def feature_shapes(preset: Preset) -> Tuple[Tuple[int, int], ...]:
+    """(height, width) of every feature map of ``preset``, inferred from its symbol, finest first."""
+    feats = mx.sym.Group(feature_maps(mx.sym.var("data"), preset))
+    _, shapes, _ = feats.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
+    return tuple((s[2], s[3]) for s in shapes)
+
+
+def num_anchors(preset: Preset) -> int:
+    """Total default boxes per image of ``preset``."""
+    return count_anchors(preset.anchors, feature_shapes(preset))
 
 
 def top_down(taps: list, channels: int, *, batchnorm: bool, act: str = "relu") -> list:

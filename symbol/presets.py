@@ -7,14 +7,12 @@ never stored.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, Optional, Sequence, Tuple
 
 from symbol.anchors import (
     AnchorSpec,
     caffe_steps,
-    count_anchors,
     paper_anchors,
     ratios_for,
     rescaled,
@@ -110,7 +108,7 @@ class Preset:
     top_down : int
         Channels of a feature-pyramid top-down path over the tapped layers (FPN,
         Lin et al. 2017), ``0`` for the paper's SSD (heads on the taps themselves).
-        It gives the fine maps the context of the coarser ones; see ``symbol.builder.top_down``.
+        It gives the fine maps the context of the coarser ones; see ``symbol.features.top_down``.
     caffe : CaffeLayout, optional
         The layer names of the released Caffe model of the same layout, if there is one.
     """
@@ -146,23 +144,26 @@ class Preset:
     def num_layers(self) -> int:
         return len(self.anchors)
 
-    def feature_shapes(self) -> Tuple[Tuple[int, int], ...]:
-        """(height, width) of every feature map, inferred from the symbol."""
-        return _feature_shapes(self)
+    def to_json(self) -> dict:
+        """The whole spec as JSON-ready data (stored in a model's metadata, ``ModelMeta.spec``)."""
+        return asdict(self)
 
-    def num_anchors(self) -> int:
-        """Total default boxes per image."""
-        return count_anchors(self.anchors, self.feature_shapes())
-
-
-@lru_cache(maxsize=None)
-def _feature_shapes(preset: Preset):
-    import mxnet as mx
-
-    from symbol.features import feature_maps
-    feats = mx.sym.Group(feature_maps(mx.sym.var("data"), preset))
-    _, shapes, _ = feats.infer_shape(data=(1, 3, preset.data_shape, preset.data_shape))
-    return tuple((s[2], s[3]) for s in shapes)
+    @classmethod
+    def from_json(cls, data: dict, where: str = "spec") -> "Preset":
+        """The Preset that ``to_json`` wrote; errors name ``where`` and the field."""
+        try:
+            fields = dict(data)
+            fields["taps"] = tuple(fields["taps"])
+            fields["extras"] = tuple(ExtraLayer(**e) for e in fields["extras"])
+            fields["anchors"] = tuple(AnchorSpec.from_json(a) for a in fields["anchors"])
+            fields["normalization"] = tuple(fields.get("normalization", ()))
+            caffe = fields.get("caffe")
+            if caffe:
+                fields["caffe"] = CaffeLayout(features=tuple(caffe["features"]),
+                                              extras=tuple(caffe["extras"]), norm=caffe["norm"])
+            return cls(**fields)
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{where}: not a network spec ({type(err).__name__}: {err})") from None
 
 
 _PRESETS: Dict[str, Preset] = {}
@@ -240,6 +241,32 @@ for _net, _w in (("vgg16_reduced", 1.0), ("vgg16_reduced_tiny", 1.0 / 16)):
 def with_anchor_scales(preset: Preset, scales: Sequence[float]) -> Preset:
     """``preset`` with anchors from the linear rule at other ``scales`` (``symbol.anchors.rescaled``)."""
     return replace(preset, anchors=rescaled(preset.anchors, scales))
+
+
+def resolve_preset(network: str, data_shape: int, *, anchor_scales: Optional[Sequence[float]] = None,
+                   top_down: Optional[int] = None) -> Preset:
+    """The one spec a network is built from: the registered preset with every override applied.
+
+    Parameters
+    ----------
+    network : str
+    data_shape : int
+        Square input side, pixels.
+    anchor_scales : sequence of float, optional
+        ``s_min, s_max[, first_min, first_max]``: anchors by the paper's linear rule at these
+        scales (``with_anchor_scales``); None keeps the preset's.
+    top_down : int, optional
+        Channels of the top-down path (0: none); None keeps the preset's.
+
+    Training stores the result whole in the model's metadata (``ModelMeta.spec``); the detector,
+    the ONNX export and the benchmark build from it.
+    """
+    preset = get_preset(network, data_shape)
+    if anchor_scales:
+        preset = with_anchor_scales(preset, anchor_scales)
+    if top_down is not None:
+        preset = replace(preset, top_down=top_down)
+    return preset
 
 
 def halving_extras(*channels: Tuple[int, int], last_valid: bool = False) -> Tuple[ExtraLayer, ...]:

@@ -15,6 +15,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from symbol.builder import deploy_symbol
+from symbol.features import feature_shapes, num_anchors
 from symbol.presets import Preset, all_presets, get_preset
 
 
@@ -54,8 +55,8 @@ def summarize(preset: Preset, num_classes: int = 20) -> Summary:
     shape = (1, 3, preset.data_shape, preset.data_shape)
     arg_shapes, _, _ = symbol.infer_shape(data=shape)
     params = sum(int(np.prod(s)) for n, s in zip(symbol.list_arguments(), arg_shapes) if n != "data")
-    return Summary(preset.name, params, count_macs(symbol, data=shape), preset.num_anchors(),
-                   preset.feature_shapes())
+    return Summary(preset.name, params, count_macs(symbol, data=shape), num_anchors(preset),
+                   feature_shapes(preset))
 
 
 def markdown(rows: List[Summary], num_classes: int) -> str:

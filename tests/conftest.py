@@ -50,13 +50,13 @@ def checkpoint(packed, tmp_path_factory):
     """A training checkpoint of the tiny VGG16-reduced, trained for two epochs on ``packed``."""
     from dataset.augmentation import NO_AUGMENTATION
     from train.config import TrainConfig
-    from train.trainer import Trainer
+    from train.trainer import build_trainer
     prefix = tmp_path_factory.mktemp("ckpt") / "ssd"
-    config = TrainConfig(train_rec=packed[0], prefix=prefix, network="vgg16_reduced_tiny",
+    config = TrainConfig.build(train_rec=packed[0], prefix=prefix, network="vgg16_reduced_tiny",
                          data_shape=300, class_names=CLASSES, batch_size=8, epochs=2,
                          optimizer="adam", lr=0.002, lr_steps=(), warmup_epochs=0,
                          augmentation=NO_AUGMENTATION, progress=False, threads=1)
-    Trainer(config).fit()
+    build_trainer(config).fit()
     return prefix
 
 
@@ -97,3 +97,13 @@ def face_model(face_files, tmp_path_factory) -> Path:
 def face_photos(face_files) -> list:
     """The three photos: 1920x1080 with 5 faces, 800x533 with 2, 640x424 with none."""
     return sorted((face_files / "images").glob("*.jpg"))
+
+
+def shared_model(name: str):
+    """``name`` as a test parameter, skipped (saying which file is missing) when that prototxt of
+    ../shared/caffe_ssd is not on this machine."""
+    from common.paths import CAFFE_SSD
+    prototxt = CAFFE_SSD / name / "deploy.prototxt"
+    return pytest.param(name, id=name, marks=pytest.mark.skipif(
+        not prototxt.is_file(), reason=f"{prototxt} is absent: that real Caffe SSD prototxt is not on this "
+                                       "machine"))

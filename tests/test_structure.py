@@ -23,21 +23,12 @@ def _modules() -> Dict[str, Path]:
     return {_module_name(p): p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")}
 
 
-def _type_checking_only(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> bool:
-    while node in parents:
-        node = parents[node]
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            return True
-    return False
-
-
 def _imports(path: Path, known: Set[str]) -> Set[str]:
-    """Project modules ``path`` imports anywhere (lazy imports too), except under TYPE_CHECKING."""
+    """Project modules ``path`` imports anywhere: at the top, inside functions, under TYPE_CHECKING."""
     tree = ast.parse(path.read_text())
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = set()
     for node in ast.walk(tree):
-        if not isinstance(node, (ast.Import, ast.ImportFrom)) or _type_checking_only(node, parents):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                  else [node.module] + [f"{node.module}.{a.name}" for a in node.names] if node.module else [])
@@ -76,10 +67,26 @@ def _cycle(graph: Dict[str, Set[str]]):
 
 
 def test_no_import_cycle_between_project_modules():
+    """No cycle of any length, counting every import: at the top, inside functions and under TYPE_CHECKING.
+    (A package's __init__ may import its own submodules as long as they do not import it back.)"""
     graph = _graph()
-    # A package's __init__ importing its own submodules (registration) is not a cycle of concern
-    # as long as the submodules do not import the package back.
     assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_no_two_modules_import_each_other():
+    graph = _graph()
+    mutual = sorted({tuple(sorted((a, b))) for a, imported in graph.items() for b in imported
+                     if a in graph.get(b, ())})
+    assert len(mutual) == 0, mutual
+
+
+def test_the_cycle_finder_finds_a_cycle_through_a_lazy_or_type_checking_import(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import b\n"
+                      "def f():\n    import c\n")
+    assert _imports(module, {"b", "c", "d"}) == {"b", "c"}
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
 
 def test_layers_import_only_downwards():

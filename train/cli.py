@@ -1,10 +1,9 @@
 """Train an SSD detector on a packed dataset.
 
 The command line of ``train.py``; usage examples are in that file. Flag
-defaults are the defaults of ``TrainConfig`` (``train.defaults``).
+defaults are the defaults of ``TrainConfig``'s groups (``train.config.defaults``).
 """
 import argparse
-import dataclasses
 import logging
 import sys
 import tomllib
@@ -14,11 +13,12 @@ from typing import List, Optional, Sequence
 from common import cli
 from dataset.augmentation import NO_AUGMENTATION, Augmentation
 from symbol import options
+from train import config as train_config
 from train.config import TrainConfig
 
 log = logging.getLogger("train")
 #: Flag defaults are TrainConfig's field defaults.
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+_DEFAULTS = train_config.defaults()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +129,7 @@ def config_from_args(args: argparse.Namespace):
     from common.devices import parse_contexts
     if args.max_expand < 1:
         raise ValueError(f"--max-expand must be >= 1, got {args.max_expand}")
-    return TrainConfig(
+    return TrainConfig.build(
         anchor_scales=_numbers(args.anchor_scales, float, "--anchor-scales") or None, top_down=args.top_down,
         train_rec=args.train_rec, val_rec=args.val_rec, prefix=args.prefix, network=args.network,
         data_shape=args.data_shape, class_names=_class_names(args),
@@ -148,16 +148,17 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.trainer import Trainer
+    from train.trainer import build_trainer
     config = config_from_args(args)
-    if config.resume is not None and config.resume >= config.epochs:
-        raise ValueError(f"--resume {config.resume}: nothing to train, --epochs is {config.epochs}")
-    trainer = Trainer(config)
-    shown = {k: v for k, v in dataclasses.asdict(config).items() if k not in ("command", "class_names")}
+    resume, epochs = config.run.resume, config.solver.epochs
+    if resume is not None and resume >= epochs:
+        raise ValueError(f"--resume {resume}: nothing to train, --epochs is {epochs}")
+    trainer = build_trainer(config)
+    shown = {k: v for k, v in config.flat().items() if k not in ("command", "class_names")}
     log.info("settings: %s", ", ".join(f"{k}={v}" for k, v in shown.items()))
     log.info("training %s on %s: %d classes, %d batches/epoch, contexts %s",
-             trainer.preset.name, config.train_rec, len(config.class_names),
-             trainer.batches_per_epoch, config.contexts)
+             trainer.preset.name, config.data.train_rec, len(config.model.class_names),
+             trainer.batches_per_epoch, config.run.contexts)
     trainer.fit()
     return 0
 

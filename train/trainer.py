@@ -1,4 +1,9 @@
-"""The fitting loop: Module over a list of contexts, kvstore, SGD, checkpoints, validation.
+"""The fitting loop: Module over a list of contexts, kvstore, optimizer; everything else in hooks.
+
+``build_trainer(config)`` builds what a run needs (kvstore, network spec, symbols, the
+mixed-precision graph, module, parameters, optimizer) and hands it to ``Trainer``, whose ``fit``
+runs the epochs and calls the hooks (``train.hooks``: validation, checkpoints, progress,
+TensorBoard).
 
 Loss normalization follows the paper (eq. 1): the loss is summed over the
 whole batch and gradients are divided by the number of matched default
@@ -15,29 +20,28 @@ import math
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
-from typing import List, Optional
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Sequence
 
 import mxnet as mx
 import numpy as np
-from tqdm import tqdm
 
 from common import modelfile
 from common.atomic import atomic_paths
 from common.modelmeta import ModelMeta
 from dataset.iterator import DetRecordIter
 from dataset.recordio import num_records, read_images
+from detect.model import MXNetDetector, inference_symbol_of
 from detect.quantize import FIXED_ANCHORS
-from evaluate.runner import evaluate_batches
+from evaluate.runner import evaluate_rec
 from evaluate.voc_ap import VOCEvaluator
-from symbol.builder import deploy_symbol, train_symbol
+from symbol.builder import train_symbol
 from symbol.coding import DetectionParams
-from symbol.presets import get_preset, with_anchor_scales
+from symbol.presets import Preset, resolve_preset
 from train.amp import LossScaler, anchors_of, check_amp, mixed_train_symbol
 from train.config import TrainConfig
+from train.hooks import Hook, default_hooks
 from train.params import INITIALIZER, frozen_names, load_pretrained
-from train.tensorboard import EXAMPLES, open_log
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +59,29 @@ class EpochStats:
     val_map: Optional[float] = None
 
 
-def make_optimizer(config: TrainConfig, lr_scheduler, begin_num_update: int = 0):
+def make_optimizer(solver, lr_scheduler, begin_num_update: int = 0):
     """SGD with momentum (the paper's) or Adam; ``rescale_grad`` is set per batch by the trainer."""
-    common = dict(learning_rate=config.lr, wd=config.wd, rescale_grad=1.0, lr_scheduler=lr_scheduler,
+    common = dict(learning_rate=solver.lr, wd=solver.wd, rescale_grad=1.0, lr_scheduler=lr_scheduler,
                   begin_num_update=begin_num_update)
-    if config.optimizer == "sgd":
-        return mx.optimizer.SGD(momentum=config.momentum, **common)
-    if config.optimizer == "adam":
+    if solver.optimizer == "sgd":
+        return mx.optimizer.SGD(momentum=solver.momentum, **common)
+    if solver.optimizer == "adam":
         return mx.optimizer.Adam(**common)
-    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {config.optimizer!r}")
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {solver.optimizer!r}")
 
 
-def _losses_text(loss: float, cls_loss: float, loc_loss: float, lr: float, images_per_sec: float) -> str:
-    """The log text of per-matched-box losses, learning rate and speed (epoch and batch lines)."""
-    return (f"loss {loss:.4f} (cross-entropy {cls_loss:.4f}, smooth-L1 {loc_loss:.4f}) lr {lr:.5g}, "
-            f"{images_per_sec:.1f} img/s")
+def lr_scheduler(solver, batches_per_epoch: int):
+    """Multi-step decay at ``solver.lr_steps`` (epochs) by ``lr_factor``, after a linear warm-up over
+    ``warmup_epochs`` from ``lr * warmup_factor``; steps count batches from the start of training."""
+    per = batches_per_epoch
+    # No milestone: one past the end, so the rate stays at lr after warm-up.
+    steps = [int(e * per) for e in solver.lr_steps] or [solver.epochs * per + 1]
+    if any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] < 1:
+        raise ValueError(f"--lr-steps must be increasing positive epochs, got {solver.lr_steps}")
+    return mx.lr_scheduler.MultiFactorScheduler(
+        step=steps, factor=solver.lr_factor, base_lr=solver.lr,
+        warmup_steps=int(round(solver.warmup_epochs * per)),
+        warmup_begin_lr=solver.lr * solver.warmup_factor, warmup_mode="linear")
 
 
 #: kvstore key of the number of matched default boxes, summed over the workers at every step.
@@ -103,54 +115,74 @@ def _updates_on_workers():
             os.environ["MXNET_UPDATE_ON_KVSTORE"] = before
 
 
+@dataclass
+class Fitting:
+    """What a Trainer runs on, built by ``build_trainer``.
+
+    Attributes
+    ----------
+    preset : Preset
+        The resolved network spec (``symbol.presets.resolve_preset``).
+    symbol : Symbol
+        The float32 training symbol: checkpoints are saved with it, whatever the training precision.
+    module : Module
+        Bound for training on ``contexts`` with its parameters and ``optimizer``.
+    optimizer : Optimizer
+    scaler : LossScaler or None
+        Dynamic loss scaling (float16 only).
+    kvstore, rank, num_workers
+        The kvstore (an object under dist kvstores, else its name), this worker's rank and the count.
+    batches_per_epoch, begin_epoch : int
+    contexts : list of Context
+    """
+
+    preset: Preset
+    symbol: mx.sym.Symbol
+    module: mx.mod.Module
+    optimizer: object
+    scaler: Optional[LossScaler]
+    kvstore: object
+    rank: int
+    num_workers: int
+    batches_per_epoch: int
+    begin_epoch: int
+    contexts: list
+
+
 class Trainer:
-    """Fits an SSD network as described by a TrainConfig.
+    """Fits an SSD network: epochs of steps over a ``Fitting``, with ``hooks`` at fixed points.
 
     Under a dist kvstore (``tools/launch.py``), every worker reads its own part of the
     ``.rec``, takes the same number of steps, normalizes the loss by the matched boxes of all
-    workers, and only rank 0 validates, logs and writes checkpoints. ``batch_size`` is per
-    worker: N workers of batch B make the update of one process with batch N x B.
+    workers, and only rank 0 validates, logs and writes checkpoints (``default_hooks``).
+    ``batch_size`` is per worker: N workers of batch B make the update of one process with batch N x B.
     """
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, fitting: Fitting, hooks: Sequence[Hook] = ()):
         self.config = config
-        self.contexts = list(config.contexts) or [mx.cpu()]
-        self.kvstore, self.rank, self.num_workers = create_kvstore(config.kvstore)
+        self.fitting = fitting
+        self.hooks = list(hooks)
         #: Record indices trained on, per epoch (for checks of the data split).
         self.seen: dict = {}
-        self.preset = get_preset(config.network, config.data_shape)
-        if config.anchor_scales:
-            self.preset = with_anchor_scales(self.preset, config.anchor_scales)
-        if config.top_down is not None:
-            self.preset = replace(self.preset, top_down=config.top_down)
-        #: The float32 training symbol: checkpoints are saved with it, whatever the training precision.
-        self.symbol = train_symbol(self.preset, len(config.class_names))
-        check_amp(config.amp, self.contexts)
-        self.scaler = self._loss_scaler()
-        #: The graph trained: the float32 symbol, or its mixed-precision version (train.amp).
-        self.graph = self._graph()
-        probe = self.epoch_iterator(0)
-        self.provide_data, self.provide_label = probe.provide_data, probe.provide_label
-
-        global_batch = config.batch_size * self.num_workers
-        self.batches_per_epoch = math.ceil(num_records(config.train_rec) / global_batch)
-        self.begin_epoch = config.resume or 0
-        self.module = self._module()
-        self._val_module = None
+        #: ``(evaluator, samples, images)`` of the last validation's first kept images.
         self.last_validation = None
 
-    # --- set-up -------------------------------------------------------------------------
-    def epoch_iterator(self, epoch: int) -> DetRecordIter:
-        """The training iterator of ``epoch``, seeded by (seed, epoch).
+    # The fitting's parts, by the names the loop and the hooks use.
+    preset = property(lambda self: self.fitting.preset)
+    symbol = property(lambda self: self.fitting.symbol)
+    module = property(lambda self: self.fitting.module)
+    optimizer = property(lambda self: self.fitting.optimizer)
+    scaler = property(lambda self: self.fitting.scaler)
+    rank = property(lambda self: self.fitting.rank)
+    num_workers = property(lambda self: self.fitting.num_workers)
+    batches_per_epoch = property(lambda self: self.fitting.batches_per_epoch)
+    begin_epoch = property(lambda self: self.fitting.begin_epoch)
+    contexts = property(lambda self: self.fitting.contexts)
 
-        Each epoch's order and augmentation depend only on the seed and the
-        epoch number, so a resumed run sees the same data as an uninterrupted one.
-        """
-        c = self.config
-        return DetRecordIter(c.train_rec, batch_size=c.batch_size, data_shape=c.data_shape, mean=c.mean,
-                             std=c.std, augmentation=c.augmentation, shuffle=True,
-                             seed=c.seed * 100003 + epoch, threads=c.threads, num_parts=self.num_workers,
-                             part_index=self.rank)
+    # --- data ---------------------------------------------------------------------------
+    def epoch_iterator(self, epoch: int) -> DetRecordIter:
+        """The training iterator of ``epoch`` (``training_iterator``)."""
+        return training_iterator(self.config, epoch, self.num_workers, self.rank)
 
     def epoch_batches(self, epoch: int):
         """Exactly ``batches_per_epoch`` batches of ``epoch``: a worker whose part runs out starts it
@@ -163,147 +195,47 @@ class Trainer:
                 if taken == self.batches_per_epoch:
                     return
 
-    def _loss_scaler(self) -> Optional[LossScaler]:
-        """Dynamic loss scaling, which float16 needs (its gradients underflow without it)."""
-        return LossScaler() if self.config.amp == "fp16" else None
+    # --- loop ---------------------------------------------------------------------------
+    def _call(self, point: str, *args) -> None:
+        for hook in self.hooks:
+            getattr(hook, point)(self, *args)
 
-    def _graph(self) -> mx.sym.Symbol:
-        n = len(self.config.class_names)
-        loss_output = "makeloss" if self.scaler is None else "identity"
-        if self.config.amp:
-            return mixed_train_symbol(self.preset, n, self.config.amp, loss_output=loss_output)
-        return self.symbol if self.scaler is None else train_symbol(self.preset, n, loss_output=loss_output)
+    def fit(self) -> List[EpochStats]:
+        """Train from ``begin_epoch + 1`` to ``solver.epochs``; returns per-epoch stats."""
+        history = []
+        self._call("before_train")
+        for epoch in range(self.begin_epoch + 1, self.config.solver.epochs + 1):
+            stats = self.train_epoch(epoch)
+            self._call("after_epoch", stats)
+            history.append(stats)
+        self._call("after_train")
+        return history
 
-    def _module(self) -> mx.mod.Module:
-        c = self.config
-        mx.random.seed(c.seed)
-        np.random.seed(c.seed)
-        fixed = frozen_names(self.symbol, c.freeze) + ([FIXED_ANCHORS] if c.amp else [])
-        mod = mx.mod.Module(self.graph, data_names=("data",), label_names=("label",), context=self.contexts,
-                            fixed_param_names=fixed)
-        mod.bind(self.provide_data, self.provide_label, for_training=True)
-        arg_params, aux_params = self._initial_params()
-        if c.amp:  # the anchors the float32 MultiBoxPrior would compute, fed as a constant
-            arg_params = dict(arg_params or {}, **{FIXED_ANCHORS: mx.nd.array(anchors_of(self.preset,
-                                                                                        len(c.class_names)))})
-        mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params,
-                        allow_missing=True)
-        self.optimizer = make_optimizer(c, self._lr_scheduler(),
-                                        begin_num_update=self.begin_epoch * self.batches_per_epoch)
-        with warnings.catch_warnings(), _updates_on_workers():
-            # Module warns when rescale_grad is not 1/batch_size; ours is set per batch (see step).
-            warnings.simplefilter("ignore", UserWarning)
-            mod.init_optimizer(kvstore=self.kvstore, optimizer=self.optimizer)
-        if self.num_workers > 1:
-            self._broadcast(mod)
-        if c.resume:
-            states = modelfile.states_path(c.prefix, c.resume)
-            if states.is_file():
-                mod.load_optimizer_states(str(states))
-            else:
-                log.warning("%s not found: resuming with fresh momentum", states)
-        return mod
-
-    def _broadcast(self, mod) -> None:
-        """Every worker starts from rank 0's parameters (the kvstore holds rank 0's initial values)."""
-        args, auxs = mod.get_params()
-        for name, value in args.items():
-            if name != FIXED_ANCHORS:  # a constant, the same everywhere
-                self.kvstore.pull(name, out=value)
-        mod.set_params(args, auxs, force_init=True)
+    def train_epoch(self, epoch: int) -> EpochStats:
+        """One epoch of steps; hooks see each step's running sums."""
+        batch_size = self.config.solver.batch_size
+        sums = np.zeros(4)  # loss, cls, loc, num_pos
+        images, start = 0, time.time()
+        seen = self.seen.setdefault(epoch, [])
+        self._call("before_epoch", epoch)
+        for i, batch in enumerate(self.epoch_batches(epoch)):
+            seen.extend(int(k) for k in np.asarray(batch.index).ravel()[:batch_size - (batch.pad or 0)])
+            sums += self.step(batch)
+            images += batch_size - (batch.pad or 0)
+            self._call("after_step", epoch, i, sums)
+        elapsed = time.time() - start
+        pos = max(sums[3], 1)
+        return EpochStats(epoch, sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
+                          images / max(elapsed, 1e-9))
 
     def _all_workers(self, value: float) -> float:
         """``value`` summed over the workers of a dist kvstore (itself in a single process)."""
         if self.num_workers == 1:
             return value
         total = mx.nd.zeros((1,))
-        self.kvstore.push(NUM_POS_KEY, mx.nd.array([value]))
-        self.kvstore.pull(NUM_POS_KEY, out=total)
+        self.fitting.kvstore.push(NUM_POS_KEY, mx.nd.array([value]))
+        self.fitting.kvstore.pull(NUM_POS_KEY, out=total)
         return float(total.asscalar())
-
-    def _initial_params(self):
-        c = self.config
-        if c.resume:
-            log.info("resuming from %s", modelfile.params_path(c.prefix, c.resume))
-            return modelfile.load_params(c.prefix, c.resume)
-        if c.pretrained:
-            return load_pretrained(c.pretrained, self.symbol, network=c.network, preset=self.preset,
-                                   data=self.provide_data[0].shape,
-                                   label=self.provide_label[0].shape)
-        return None, None
-
-    def _lr_scheduler(self):
-        c = self.config
-        per = self.batches_per_epoch
-        # No milestone: one past the end, so the rate stays at lr after warm-up.
-        steps = [int(e * per) for e in c.lr_steps] or [c.epochs * per + 1]
-        if any(b <= a for a, b in zip(steps, steps[1:])) or steps[0] < 1:
-            raise ValueError(f"--lr-steps must be increasing positive epochs, got {c.lr_steps}")
-        return mx.lr_scheduler.MultiFactorScheduler(
-            step=steps, factor=c.lr_factor, base_lr=c.lr,
-            warmup_steps=int(round(c.warmup_epochs * per)),
-            warmup_begin_lr=c.lr * c.warmup_factor, warmup_mode="linear")
-
-    # --- loop ---------------------------------------------------------------------------
-    def fit(self) -> List[EpochStats]:
-        """Train from ``begin_epoch + 1`` to ``config.epochs``; returns per-epoch stats."""
-        c = self.config
-        history = []
-        lead = self.rank == 0  # in a distributed job only rank 0 validates, logs and writes
-        board = open_log(c.log_dir) if lead else None
-        for epoch in range(self.begin_epoch + 1, c.epochs + 1):
-            stats = self.train_epoch(epoch)
-            if c.record_log:
-                self._write_seen(epoch)
-            if not lead:
-                history.append(stats)
-                continue
-            if c.val_rec is not None and (epoch % c.val_every == 0 or epoch == c.epochs):
-                stats.val_map = self.validate(keep=EXAMPLES if board else 0)
-                if board:
-                    board.validation(epoch, *self.last_validation)
-            if epoch % c.checkpoint_every == 0 or epoch == c.epochs:
-                self.save_checkpoint(epoch)
-            losses = _losses_text(stats.loss, stats.cls_loss, stats.loc_loss, stats.lr, stats.images_per_sec)
-            log.info("epoch %d: %s%s", epoch, losses,
-                     "" if stats.val_map is None else f", val VOC07 mAP {stats.val_map:.4f}")
-            if board:
-                board.epoch(stats)
-            history.append(stats)
-        if board:
-            board.close()
-        return history
-
-    def _write_seen(self, epoch: int) -> None:
-        """``PREFIX-records-workerR.json``: the record indices each epoch trained on (``--record-log``)."""
-        from common.atomic import write_json
-        path = Path(f"{self.config.prefix}-records-worker{self.rank}.json")
-        write_json(path, {str(e): sorted(v) for e, v in self.seen.items() if e <= epoch})
-
-    def train_epoch(self, epoch: int) -> EpochStats:
-        c = self.config
-        sums = np.zeros(4)  # loss, cls, loc, num_pos
-        images, start = 0, time.time()
-        bar = tqdm(self.epoch_batches(epoch), total=self.batches_per_epoch, desc=f"epoch {epoch}",
-                   unit="batch", disable=not c.progress or self.rank != 0, leave=False)
-        seen = self.seen.setdefault(epoch, [])
-        for i, batch in enumerate(bar):
-            seen.extend(int(k) for k in np.asarray(batch.index).ravel()[:c.batch_size - (batch.pad or 0)])
-            sums += self.step(batch)
-            images += c.batch_size - (batch.pad or 0)
-            pos = max(sums[3], 1)  # the epoch's running means, per matched box
-            if c.progress:
-                bar.set_postfix(loss=f"{sums[0] / pos:.3f}", ce=f"{sums[1] / pos:.3f}",
-                                l1=f"{sums[2] / pos:.3f}", lr=f"{self.current_lr():.4g}", refresh=False)
-            elif (i + 1) % c.log_interval == 0 and self.rank == 0:
-                # Without a bar (logs to a file): a line every log_interval batches.
-                log.info("epoch %d batch %d/%d: %s", epoch, i + 1, self.batches_per_epoch,
-                         _losses_text(sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
-                                      images / max(time.time() - start, 1e-9)))
-        elapsed = time.time() - start
-        pos = max(sums[3], 1)
-        return EpochStats(epoch, sums[0] / pos, sums[1] / pos, sums[2] / pos, self.current_lr(),
-                          images / max(elapsed, 1e-9))
 
     def step(self, batch) -> np.ndarray:
         """Forward, backward and update on one batch; returns [loss, cls, loc, num_pos] sums."""
@@ -333,51 +265,150 @@ class Trainer:
         return float(self.optimizer.lr_scheduler(self.optimizer.num_update))
 
     # --- validation and checkpoints -------------------------------------------------------
+    def current_params(self):
+        """``(args, auxs)`` of the module now, without the mixed-precision graph's constant anchors."""
+        args, auxs = self.module.get_params()
+        # (a copy: get_params returns the module's own dictionaries)
+        return {k: v for k, v in args.items() if k != FIXED_ANCHORS}, dict(auxs)
+
     def validate(self, keep: int = 0) -> float:
-        """VOC07 mAP of the current parameters on the validation set.
+        """VOC07 mAP of the current parameters on the validation set, by the code of ``evaluate.py``:
+        a ``MXNetDetector`` of the deploy graph and ``evaluate.runner.evaluate_rec``.
 
         ``last_validation`` then holds ``(evaluator, samples, images)`` of the first ``keep`` images.
         """
         c = self.config
-        # A fresh iterator per pass: ImageDetRecordIter drops prefetched batches on reset().
-        val_iter = DetRecordIter(c.val_rec, batch_size=c.batch_size, data_shape=c.data_shape,
-                                 mean=c.mean, std=c.std, threads=c.threads, wrap_last_batch=False)
-        # A module bound afresh at every validation: MXNet's oneDNN convolutions keep an inference
+        # A detector bound afresh at every validation: MXNet's oneDNN convolutions keep an inference
         # module's weights in their own layout, and set_params on a module that has run computes
         # with wrong weights afterwards (measured: conv1_1 off by 3.4 once new weights were set;
         # validation mAP 0.0003-0.0011 away from evaluate.py on the same checkpoint).
-        self._val_module = mx.mod.Module(deploy_symbol(self.preset, len(c.class_names), DetectionParams()),
-                                         data_names=("data",), label_names=None, context=self.contexts[0])
-        self._val_module.bind(val_iter.provide_data, for_training=False)
-        args, auxs = self.module.get_params()
-        self._val_module.set_params(args, auxs, allow_missing=False, allow_extra=True)
-        evaluator = VOCEvaluator(c.class_names)
-        samples = evaluate_batches(self._val_forward, val_iter, evaluator, keep=keep)
-        self.last_validation = (evaluator, samples, read_images(c.val_rec, len(samples)) if samples else [])
+        args, auxs = self.current_params()
+        meta = self.meta()
+        detector = MXNetDetector(inference_symbol_of(self.symbol, meta, DetectionParams()), args, auxs, meta,
+                                 ctx=self.contexts[0], batch_size=c.solver.batch_size)
+        evaluator = VOCEvaluator(c.model.class_names)
+        samples = evaluate_rec(detector, c.data.val_rec, [evaluator], batch_size=c.solver.batch_size,
+                               keep=keep)
+        images = read_images(c.data.val_rec, len(samples)) if samples else []
+        self.last_validation = (evaluator, samples, images)
         return evaluator.mean_ap("voc07")
 
-    def _val_forward(self, data: np.ndarray) -> np.ndarray:
-        """Detections (B, N, 6) of the validation module for a normalized batch."""
-        self._val_module.forward(mx.io.DataBatch([mx.nd.array(data, ctx=self.contexts[0])]), is_train=False)
-        return self._val_module.get_outputs()[0].asnumpy()
-
     def meta(self) -> ModelMeta:
-        c = self.config
-        return ModelMeta(kind="train", network=c.network, data_shape=c.data_shape,
-                         class_names=tuple(c.class_names), mean=tuple(c.mean), std=tuple(c.std),
+        m = self.config.model
+        return ModelMeta(kind="train", network=m.network, data_shape=m.data_shape,
+                         class_names=tuple(m.class_names), mean=tuple(m.mean), std=tuple(m.std),
                          channel_order="RGB", detection=asdict(DetectionParams()),
-                         made_by={"command": c.command, "preset": self.preset.name,
-                                  "workers": self.num_workers, "amp": c.amp,
-                                  "anchor_scales": list(c.anchor_scales or ()),
+                         spec=self.preset.to_json(),
+                         made_by={"command": self.config.run.command, "preset": self.preset.name,
+                                  "workers": self.num_workers, "amp": self.config.run.amp,
+                                  "anchor_scales": list(m.anchor_scales or ()),
                                   "top_down": self.preset.top_down})
 
     def save_checkpoint(self, epoch: int) -> None:
         """``PREFIX-symbol.json``, ``PREFIX-NNNN.params``, ``.states`` and metadata, atomically."""
-        c = self.config
-        args, auxs = self.module.get_params()
-        # (a copy: get_params returns the module's own dictionaries)
-        args = {k: v for k, v in args.items() if k != FIXED_ANCHORS}  # the float32 symbol computes them
-        modelfile.save_model(c.prefix, epoch, self.symbol, args, auxs, self.meta())
-        with atomic_paths(modelfile.states_path(c.prefix, epoch)) as (tmp,):
+        prefix = self.config.run.prefix
+        args, auxs = self.current_params()
+        modelfile.save_model(prefix, epoch, self.symbol, args, auxs, self.meta())
+        with atomic_paths(modelfile.states_path(prefix, epoch)) as (tmp,):
             self.module.save_optimizer_states(str(tmp))
-        log.info("saved checkpoint %s", modelfile.params_path(c.prefix, epoch))
+        log.info("saved checkpoint %s", modelfile.params_path(prefix, epoch))
+
+
+# --- building a run -----------------------------------------------------------------------------
+
+def training_iterator(config: TrainConfig, epoch: int, num_parts: int = 1,
+                      part_index: int = 0) -> DetRecordIter:
+    """The training iterator of ``epoch``, seeded by (seed, epoch).
+
+    Each epoch's order and augmentation depend only on the seed and the epoch number, so a
+    resumed run sees the same data as an uninterrupted one. A dist job's worker reads part
+    ``part_index`` of ``num_parts``.
+    """
+    m, d, s = config.model, config.data, config.solver
+    return DetRecordIter(d.train_rec, batch_size=s.batch_size, data_shape=m.data_shape, mean=m.mean,
+                         std=m.std, augmentation=d.augmentation, shuffle=True, seed=s.seed * 100003 + epoch,
+                         threads=d.threads, num_parts=num_parts, part_index=part_index)
+
+
+def build_trainer(config: TrainConfig, hooks: Optional[Sequence[Hook]] = None, *,
+                  scaler: Optional[LossScaler] = None) -> Trainer:
+    """A Trainer for ``config``: kvstore, resolved spec, symbols, module with its initial parameters and
+    optimizer; ``hooks`` default to ``train.hooks.default_hooks``; ``scaler`` scales the loss (default:
+    dynamic loss scaling with ``--amp fp16``, which float16 needs, none otherwise)."""
+    m, run = config.model, config.run
+    contexts = list(run.contexts) or [mx.cpu()]
+    kvstore, rank, num_workers = create_kvstore(run.kvstore)
+    preset = resolve_preset(m.network, m.data_shape, anchor_scales=m.anchor_scales, top_down=m.top_down)
+    symbol = train_symbol(preset, len(m.class_names))
+    check_amp(run.amp, contexts)
+    if scaler is None and run.amp == "fp16":
+        scaler = LossScaler()  # float16 gradients underflow without it
+    graph = _graph(config, preset, symbol, scaler)
+    probe = training_iterator(config, 0, num_workers, rank)
+    batches = math.ceil(num_records(config.data.train_rec) / (config.solver.batch_size * num_workers))
+    begin = run.resume or 0
+    module, optimizer = _module(config, preset, symbol, graph, contexts, kvstore, probe, batches, begin)
+    if num_workers > 1:
+        _broadcast(module, kvstore)
+    fitting = Fitting(preset, symbol, module, optimizer, scaler, kvstore, rank, num_workers, batches,
+                      begin, contexts)
+    return Trainer(config, fitting, default_hooks(config, rank) if hooks is None else hooks)
+
+
+def _graph(config: TrainConfig, preset: Preset, symbol, scaler) -> mx.sym.Symbol:
+    """The graph trained: the float32 symbol, or its mixed-precision version (train.amp)."""
+    n = len(config.model.class_names)
+    loss_output = "makeloss" if scaler is None else "identity"
+    if config.run.amp:
+        return mixed_train_symbol(preset, n, config.run.amp, loss_output=loss_output)
+    return symbol if scaler is None else train_symbol(preset, n, loss_output=loss_output)
+
+
+def _module(config: TrainConfig, preset: Preset, symbol, graph, contexts, kvstore, probe, batches: int,
+            begin: int):
+    """The bound module with its initial parameters (resumed, pretrained or initialized) and optimizer."""
+    run, seed = config.run, config.solver.seed
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    fixed = frozen_names(symbol, run.freeze) + ([FIXED_ANCHORS] if run.amp else [])
+    mod = mx.mod.Module(graph, data_names=("data",), label_names=("label",), context=contexts,
+                        fixed_param_names=fixed)
+    mod.bind(probe.provide_data, probe.provide_label, for_training=True)
+    arg_params, aux_params = _initial_params(config, preset, symbol, probe)
+    if run.amp:  # the anchors the float32 MultiBoxPrior would compute, fed as a constant
+        anchors = anchors_of(preset, len(config.model.class_names))
+        arg_params = dict(arg_params or {}, **{FIXED_ANCHORS: mx.nd.array(anchors)})
+    mod.init_params(INITIALIZER, arg_params=arg_params, aux_params=aux_params, allow_missing=True)
+    optimizer = make_optimizer(config.solver, lr_scheduler(config.solver, batches),
+                               begin_num_update=begin * batches)
+    with warnings.catch_warnings(), _updates_on_workers():
+        # Module warns when rescale_grad is not 1/batch_size; ours is set per batch (Trainer.step).
+        warnings.simplefilter("ignore", UserWarning)
+        mod.init_optimizer(kvstore=kvstore, optimizer=optimizer)
+    if run.resume:
+        states = modelfile.states_path(run.prefix, run.resume)
+        if states.is_file():
+            mod.load_optimizer_states(str(states))
+        else:
+            log.warning("%s not found: resuming with fresh momentum", states)
+    return mod, optimizer
+
+
+def _broadcast(mod, kvstore) -> None:
+    """Every worker starts from rank 0's parameters (the kvstore holds rank 0's initial values)."""
+    args, auxs = mod.get_params()
+    for name, value in args.items():
+        if name != FIXED_ANCHORS:  # a constant, the same everywhere
+            kvstore.pull(name, out=value)
+    mod.set_params(args, auxs, force_init=True)
+
+
+def _initial_params(config: TrainConfig, preset: Preset, symbol, probe):
+    run = config.run
+    if run.resume:
+        log.info("resuming from %s", modelfile.params_path(run.prefix, run.resume))
+        return modelfile.load_params(run.prefix, run.resume)
+    if run.pretrained:
+        return load_pretrained(run.pretrained, symbol, network=config.model.network, preset=preset,
+                               data=probe.provide_data[0].shape, label=probe.provide_label[0].shape)
+    return None, None

@@ -72,7 +72,7 @@ def test_equals_pycocotools_on_the_original_json(seed, tmp_path):
     ours = COCOEvaluator(NAMES, CATEGORY_IDS, ground_truth=gt)
     for image in gt["images"]:
         ours.update(_rows(results, image, gt), None, (image["width"], image["height"]), image_id=image["id"])
-    got = ours.evaluate()
+    got = ours.result()
     assert want["AP"] > 0.2
     for name in STAT_NAMES:
         assert got["stats"][name] == pytest.approx(want[name], abs=1e-9), name
@@ -92,7 +92,7 @@ def test_ground_truth_built_from_labels_equals_the_json(tmp_path):
                             (a["bbox"][0] + a["bbox"][2]) / w, (a["bbox"][1] + a["bbox"][3]) / h,
                             a["iscrowd"]] for a in gt["annotations"] if a["image_id"] == image["id"]])
         ours.update(_rows(results, image, gt), labels.reshape(-1, 6), (w, h))
-    got = ours.evaluate()
+    got = ours.result()
     for name in STAT_NAMES:
         assert got["stats"][name] == pytest.approx(want[name], abs=1e-9), name
 
@@ -108,4 +108,4 @@ def test_results_use_the_original_category_ids_and_pixel_xywh():
 def test_no_detections_scores_zero():
     ev = COCOEvaluator(NAMES)
     ev.update(np.zeros((0, 6)), np.array([[0, 0.1, 0.1, 0.5, 0.5, 0]]), (100, 100))
-    assert ev.evaluate()["stats"]["AP"] == 0.0
+    assert ev.result()["stats"]["AP"] == 0.0

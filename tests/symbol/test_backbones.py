@@ -9,6 +9,7 @@ import pytest
 from symbol.anchors import RATIOS_4, RATIOS_6, paper_anchors, ratios_for
 from symbol.backbones import available, get_backbone, tap
 from symbol.builder import deploy_symbol, train_symbol
+from symbol.features import feature_shapes, num_anchors
 from symbol.presets import all_presets, get_preset
 from train.params import load_pretrained
 
@@ -42,7 +43,7 @@ def test_unknown_tap_names_the_backbone_and_its_taps():
 
 @pytest.mark.parametrize("preset", PRESETS, ids=[p.name for p in PRESETS])
 def test_train_and_deploy_symbols_infer_shapes_at_batch_1_and_4(preset):
-    anchors = preset.num_anchors()
+    anchors = num_anchors(preset)
     train, deploy = train_symbol(preset, 3), deploy_symbol(preset, 3)
     for batch in (1, 4):
         data = (batch, 3, preset.data_shape, preset.data_shape)
@@ -61,7 +62,7 @@ def test_every_network_has_300_and_512_presets_and_mobilenets_608():
     assert all(608 in sizes[n] for n in ("mobilenet1.0", "mobilenet0.5", "mobilenet0.25", "mobilenetv2_1.0"))
     # MobileNet v1 also at 384 with SSD300's layout
     sides = (48, 24, 12, 6, 3, 1)
-    assert all(get_preset(f"mobilenet{m}", 384).feature_shapes() == tuple((s, s) for s in sides)
+    assert all(feature_shapes(get_preset(f"mobilenet{m}", 384)) == tuple((s, s) for s in sides)
                for m in ("1.0", "0.5", "0.25"))
 
 

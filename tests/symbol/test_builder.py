@@ -6,6 +6,7 @@ from symbol.anchors import numpy_prior
 from symbol.backbones import available, get_backbone
 from symbol.builder import body, deploy_symbol, train_symbol
 from symbol.coding import DetectionParams
+from symbol.features import feature_shapes, num_anchors
 from symbol.presets import available_presets, get_preset
 
 
@@ -15,8 +16,8 @@ from symbol.presets import available_presets, get_preset
 ])
 def test_vgg16_reduced_anchor_counts(size, anchors, maps):
     preset = get_preset("vgg16_reduced", size)
-    assert [h for h, _ in preset.feature_shapes()] == maps
-    assert preset.num_anchors() == anchors
+    assert [h for h, _ in feature_shapes(preset)] == maps
+    assert num_anchors(preset) == anchors
     _, shapes, _ = deploy_symbol(preset, 20).infer_shape(data=(1, 3, size, size))
     assert shapes == [(1, anchors, 6)]
 
@@ -26,7 +27,7 @@ def test_vgg16_reduced_anchor_counts(size, anchors, maps):
 @pytest.mark.parametrize("batch", [1, 8])
 def test_train_and_deploy_symbols_infer_shapes(network, size, batch):
     preset = get_preset(network, size)
-    n = preset.num_anchors()
+    n = num_anchors(preset)
     train = train_symbol(preset, 20)
     assert train.list_outputs() == ["loss_output", "cls_loss_output", "loc_loss_output", "num_pos_output"]
     _, outs, _ = train.infer_shape(data=(batch, 3, size, size), label=(batch, 7, 6))
@@ -43,7 +44,7 @@ def test_body_anchors_equal_numpy_priors():
     exe = anchors.simple_bind(mx.cpu(), data=(1, 3, 300, 300), grad_req="null")
     got = exe.forward(data=mx.nd.zeros((1, 3, 300, 300)))[0].asnumpy()[0]
     want = np.concatenate([numpy_prior(spec, h, w) for spec, (h, w)
-                           in zip(preset.anchors, preset.feature_shapes())])
+                           in zip(preset.anchors, feature_shapes(preset))])
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
@@ -133,7 +134,7 @@ def test_top_down_preset_keeps_anchors_and_heads_see_its_channels():
     fpn = replace(plain, top_down=24)
     symbol = deploy_symbol(fpn, 3)
     _, outs, _ = symbol.infer_shape(data=(2, 3, 300, 300))
-    assert outs == [(2, plain.num_anchors(), 6)]
+    assert outs == [(2, num_anchors(plain), 6)]
     shapes = dict(zip(symbol.list_arguments(), symbol.infer_shape(data=(2, 3, 300, 300))[0]))
     for i in range(len(plain.taps)):  # heads on the taps read the path's 24 channels
         assert shapes[f"head{i}_cls_weight"][1] == 24
@@ -144,7 +145,7 @@ def test_top_down_rejects_taps_that_shrink_more_than_twice():
     from dataclasses import replace
     preset = replace(get_preset("vgg16_reduced_tiny", 300), name="bad", top_down=8,
                      taps=("relu3_3", "relu7"))  # 75x75 then 19x19
-    assert [h for h, _ in replace(preset, top_down=0).feature_shapes()][:2] == [75, 19]
+    assert [h for h, _ in feature_shapes(replace(preset, top_down=0))][:2] == [75, 19]
     with pytest.raises(ValueError, match=r"preset bad: top_down needs .* got sides \[75, 19\]"):
         deploy_symbol(preset, 2)
     with pytest.raises(ValueError, match="top_down must be >= 0"):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from detect import demo, deploy
 from symbol.backbones import available
 from tools.make_synthetic_voc import CLASSES
 from train.config import TrainConfig
-from train.trainer import Trainer
+from train.trainer import build_trainer
 
 pytestmark = pytest.mark.e2e
 
@@ -31,16 +30,16 @@ def two_images(voc_root, tmp_path_factory):
 
 
 def _config(rec, prefix, network, size, **kw):
-    base = TrainConfig(train_rec=rec, prefix=prefix, network=network, data_shape=size,
+    base = TrainConfig.build(train_rec=rec, prefix=prefix, network=network, data_shape=size,
                        class_names=CLASSES, batch_size=2, epochs=1, lr=1e-3, lr_steps=(),
                        warmup_epochs=0, augmentation=NO_AUGMENTATION, progress=False, threads=1)
-    return replace(base, **kw)
+    return base.replace(**kw)
 
 
 @pytest.mark.parametrize("size", (300, 512))
 @pytest.mark.parametrize("network", available())
 def test_train_step_deploy_and_demo(network, size, two_images, images, tmp_path):
-    trainer = Trainer(_config(two_images, tmp_path / "ssd", network, size))
+    trainer = build_trainer(_config(two_images, tmp_path / "ssd", network, size))
     before = {k: v.asnumpy() for k, v in trainer.module.get_params()[0].items()}
     [stats] = trainer.fit()
     assert np.isfinite(stats.loss) and stats.loss > 0
@@ -62,7 +61,7 @@ def test_train_step_deploy_and_demo(network, size, two_images, images, tmp_path)
 
 def test_finetuning_onto_other_classes_reinitializes_only_the_class_layers(two_images, voc_root,
                                                                           tmp_path, caplog):
-    source = Trainer(_config(two_images, tmp_path / "six", "mobilenet0.25", 300))
+    source = build_trainer(_config(two_images, tmp_path / "six", "mobilenet0.25", 300))
     source.fit()
     three = CLASSES[:3]
     records = [r for r in load_voc(voc_root, "trainval", CLASSES)
@@ -70,7 +69,7 @@ def test_finetuning_onto_other_classes_reinitializes_only_the_class_layers(two_i
     rec = tmp_path / "three.rec"
     pack_records(records, rec, three, progress=False)
     with caplog.at_level(logging.INFO):
-        target = Trainer(_config(rec, tmp_path / "three", "mobilenet0.25", 300, class_names=three,
+        target = build_trainer(_config(rec, tmp_path / "three", "mobilenet0.25", 300, class_names=three,
                                  pretrained=modelfile.params_path(tmp_path / "six", 1), seed=9))
     assert "number of classes differs; re-initializing the class-prediction layers" in caplog.text
     assert "shape mismatch" not in caplog.text

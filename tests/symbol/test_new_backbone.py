@@ -7,6 +7,7 @@ from symbol import presets
 from symbol.backbones import registry
 from symbol.backbones.registry import register
 from symbol.builder import deploy_symbol, train_symbol
+from symbol.features import feature_shapes, num_anchors
 from symbol.layers import conv_act
 from symbol.presets import get_preset, halving_extras, paper_preset, register_preset
 
@@ -30,7 +31,7 @@ def test_a_backbone_is_one_function_and_one_preset(scratch_registries):
                                  extras=halving_extras((32, 64), (32, 64), (32, 64), (32, 64))))
 
     preset = get_preset("tinynet", 300)
-    assert preset.feature_shapes() == ((38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (2, 2))
+    assert feature_shapes(preset) == ((38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (2, 2))
     mod = mx.mod.Module(train_symbol(preset, 2), label_names=("label",))
     mod.bind([("data", (2, 3, 300, 300))], [("label", (2, 1, 6))])
     mod.init_params(mx.init.Xavier())
@@ -40,4 +41,4 @@ def test_a_backbone_is_one_function_and_one_preset(scratch_registries):
     mod.update()
     assert np.isfinite(mod.get_outputs()[0].asnumpy()).all()
     _, out, _ = deploy_symbol(preset, 2).infer_shape(data=(1, 3, 300, 300))
-    assert out == [(1, preset.num_anchors(), 6)]
+    assert out == [(1, num_anchors(preset), 6)]

@@ -1,5 +1,4 @@
 """Network and detection flags mean the same in every command that takes them."""
-import argparse
 
 import pytest
 
@@ -61,4 +60,12 @@ def test_train_shares_the_preprocessing_flags():
                                             "--std", "2", "--data-shape", "512", "--no-augment"])
     assert args.mean == (1.0, 2.0, 3.0) and args.std == (2.0, 2.0, 2.0) and args.data_shape == 512
     assert args.augment is False
-    assert isinstance(options, object) and argparse  # the module imports without MXNet (tests/test_structure)
+
+
+def test_the_shared_flags_load_without_mxnet():
+    """The flag helpers serve --help of every command: importing them must not load MXNet."""
+    import subprocess
+    import sys
+    probe = "import sys, symbol.options, common.cli; print('mxnet' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr[-500:]

@@ -1,6 +1,7 @@
 """Mixed precision: the bfloat16 graph against the float32 one, loss scaling against plain training."""
 from __future__ import annotations
 
+import json
 import re
 
 import mxnet as mx
@@ -9,11 +10,12 @@ import pytest
 
 from common import modelfile
 from symbol.anchors import numpy_prior
+from symbol.features import feature_shapes
 from symbol.presets import get_preset
 from tests.train.test_trainer import _config
 from tools.make_synthetic_voc import CLASSES
 from train.amp import LossScaler, anchors_of, check_amp, mixed_train_symbol
-from train.trainer import Trainer
+from train.trainer import build_trainer
 
 
 def _params(trainer):
@@ -32,7 +34,7 @@ def test_fixed_anchors_are_the_paper_grid(network):
     preset = get_preset(network, 300)
     got = anchors_of(preset, len(CLASSES))[0]
     want = np.concatenate([numpy_prior(spec, h, w)
-                           for spec, (h, w) in zip(preset.anchors, preset.feature_shapes())])
+                           for spec, (h, w) in zip(preset.anchors, feature_shapes(preset))])
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
@@ -52,11 +54,32 @@ def test_the_bf16_graph_computes_the_body_in_bfloat16():
         assert np.dtype(by_name[name]) == np.float32, name
 
 
+def test_the_fp16_graph_computes_the_body_in_float16_and_returns_a_plain_loss():
+    """The GPU path of --amp fp16, checked on the CPU by type inference (no float16 kernel runs): body in
+    float16, anchors, head outputs and losses in float32, the loss a plain output for loss scaling."""
+    preset = get_preset("vgg16_reduced_tiny", 300)
+    graph = mixed_train_symbol(preset, len(CLASSES), "fp16", loss_output="identity")
+    internals = graph.get_internals()
+    _, types, _ = internals.infer_type(data="float32", label="float32")
+    by_name = dict(zip(internals.list_outputs(), types))
+    layers = [n for n in by_name if re.fullmatch(r"(conv\d_\d|fc[67]|extra\d_\d|head\d_(cls|loc))_output", n)]
+    assert len(layers) > 20 and all(np.dtype(by_name[n]) == np.float16 for n in layers)
+    for name in ("data", "anchors_fixed", "cls_preds_output", "loc_preds_output", "loss_output"):
+        assert np.dtype(by_name[name]) == np.float32, name
+    def ops(symbol):
+        return {node["op"] for node in json.loads(symbol.tojson())["nodes"]}
+    # the caller gives the loss its scaled gradient: no MakeLoss (whose gradient is always 1)
+    plain = mixed_train_symbol(preset, len(CLASSES), "fp16")
+    assert "MakeLoss" not in ops(graph) and "MakeLoss" in ops(plain)
+    with pytest.raises(ValueError, match="--amp must be one of"):
+        mixed_train_symbol(preset, len(CLASSES), "fp8")
+
+
 @pytest.mark.bf16
 @pytest.mark.parametrize("network", ["vgg16_reduced_tiny", "mobilenet0.25"])
 def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, network):
-    fp32 = Trainer(_config(packed, tmp_path / "a", network=network))
-    bf16 = Trainer(_config(packed, tmp_path / "b", amp="bf16", network=network))
+    fp32 = build_trainer(_config(packed, tmp_path / "a", network=network))
+    bf16 = build_trainer(_config(packed, tmp_path / "b", amp="bf16", network=network))
     _same_start(fp32, bf16)
     batch = next(iter(fp32.epoch_iterator(1)))
     outputs = []
@@ -72,7 +95,7 @@ def test_bf16_losses_follow_float32_from_the_same_weights(packed, tmp_path, netw
 
 @pytest.mark.bf16
 def test_bf16_training_fits_and_checkpoints_stay_float32(packed, tmp_path):
-    trainer = Trainer(_config(packed, tmp_path, amp="bf16", optimizer="adam", batch_size=8, epochs=2,
+    trainer = build_trainer(_config(packed, tmp_path, amp="bf16", optimizer="adam", batch_size=8, epochs=2,
                               checkpoint_every=1))
     batch = next(iter(trainer.epoch_iterator(1)))
     losses = []
@@ -89,16 +112,13 @@ def test_bf16_training_fits_and_checkpoints_stay_float32(packed, tmp_path):
     assert not any("amp_cast" in n for n in symbol.get_internals().list_outputs())
 
 
-class _Scaled(Trainer):
-    scale = 2.0 ** 10
-
-    def _loss_scaler(self):
-        return LossScaler(scale=self.scale)
+def _scaled(config, scale=2.0 ** 10):
+    return build_trainer(config, scaler=LossScaler(scale=scale))
 
 
 def test_a_scaled_loss_gives_the_plain_update(packed, tmp_path):
-    plain = Trainer(_config(packed, tmp_path / "a", optimizer="sgd"))
-    scaled = _Scaled(_config(packed, tmp_path / "b", optimizer="sgd"))
+    plain = build_trainer(_config(packed, tmp_path / "a", optimizer="sgd"))
+    scaled = _scaled(_config(packed, tmp_path / "b", optimizer="sgd"))
     _same_start(plain, scaled)
     for i, batch in enumerate(plain.epoch_iterator(1)):
         if i == 3:
@@ -112,10 +132,8 @@ def test_a_scaled_loss_gives_the_plain_update(packed, tmp_path):
 
 
 def test_an_overflowing_step_is_skipped_and_halves_the_scale(packed, tmp_path):
-    class Huge(_Scaled):
-        scale = 2.0 ** 127  # float32 tops out at 2 ** 128: the scaled gradients overflow
-
-    trainer = Huge(_config(packed, tmp_path, optimizer="sgd"))
+    # float32 tops out at 2 ** 128: the scaled gradients overflow
+    trainer = _scaled(_config(packed, tmp_path, optimizer="sgd"), scale=2.0 ** 127)
     before = _params(trainer)
     trainer.step(next(iter(trainer.epoch_iterator(1))))
     after = _params(trainer)
@@ -167,8 +185,8 @@ def test_train_cli_refuses_bf16_where_the_cpu_has_no_bfloat16_kernels(packed, tm
 @pytest.mark.bf16
 def test_bf16_on_two_cpu_contexts_follows_one_context(packed, tmp_path):
     from tests.train.test_trainer import _batch_losses
-    one = Trainer(_config(packed, tmp_path / "a", amp="bf16", contexts=[mx.cpu(0)]))
-    two = Trainer(_config(packed, tmp_path / "b", amp="bf16", contexts=[mx.cpu(0), mx.cpu(1)]))
+    one = build_trainer(_config(packed, tmp_path / "a", amp="bf16", contexts=[mx.cpu(0)]))
+    two = build_trainer(_config(packed, tmp_path / "b", amp="bf16", contexts=[mx.cpu(0), mx.cpu(1)]))
     curve1, curve2 = _batch_losses(one, limit=4), _batch_losses(two, limit=4)
     assert curve1[0] != curve1[-1]
     np.testing.assert_allclose(curve2, curve1, rtol=2e-2)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 
 import mxnet as mx
 import numpy as np
@@ -20,9 +19,10 @@ from common import modelfile
 from common.paths import REPO
 from dataset.augmentation import NO_AUGMENTATION
 from dataset.iterator import DetBatch, DetRecordIter
+from tests.processes import job_marker, marked
 from tools.make_synthetic_voc import CLASSES
 from train.config import TrainConfig
-from train.trainer import Trainer
+from train.trainer import build_trainer
 
 pytestmark = pytest.mark.e2e
 SEED, BATCH = 5, 4
@@ -40,18 +40,19 @@ def _command(packed, prefix, *extra, epochs=1):
 
 def _reference(packed, tmp_path, amp=None, optimizer="adam"):
     """One process, batch 2 x BATCH: each step the two workers' batches of that step, concatenated."""
-    config = TrainConfig(train_rec=packed[0], prefix=tmp_path / "ref" / "ssd",
+    config = TrainConfig.build(train_rec=packed[0], prefix=tmp_path / "ref" / "ssd",
                          network="vgg16_reduced_tiny", data_shape=300, class_names=CLASSES,
                          batch_size=2 * BATCH, epochs=1, optimizer=optimizer, lr=0.002, lr_steps=(),
                          warmup_epochs=0, augmentation=NO_AUGMENTATION, progress=False, threads=1, seed=SEED,
                          amp=amp)
-    trainer = Trainer(config)
+    trainer = build_trainer(config)
     start = {k: v.asnumpy() for k, v in trainer.module.get_params()[0].items()}
     parts = []
     for rank in range(2):
-        part = replace(config, batch_size=BATCH)
-        parts.append(list(DetRecordIter(part.train_rec, batch_size=BATCH, data_shape=300, mean=part.mean,
-                                        std=part.std, augmentation=NO_AUGMENTATION, shuffle=True,
+        part = config.replace(batch_size=BATCH)
+        parts.append(list(DetRecordIter(part.data.train_rec, batch_size=BATCH, data_shape=300,
+                                        mean=part.model.mean, std=part.model.std,
+                                        augmentation=NO_AUGMENTATION, shuffle=True,
                                         seed=SEED * 100003 + 1, threads=1, num_parts=2, part_index=rank)))
     for step in range(trainer.batches_per_epoch):
         a, b = parts[0][step % len(parts[0])], parts[1][step % len(parts[1])]
@@ -101,27 +102,17 @@ def test_two_bf16_workers_equal_one_bf16_process(packed, tmp_path):
     assert np.linalg.norm(apart) <= 2e-2 * np.linalg.norm(moved)
 
 
-def _workers_of(prefix):
-    pids = []
-    for pid in os.listdir("/proc"):
-        try:
-            if pid.isdigit() and str(prefix) in open(f"/proc/{pid}/cmdline").read() and \
-                    b"DMLC_ROLE=worker" in open(f"/proc/{pid}/environ", "rb").read():
-                pids.append(int(pid))
-        except OSError:
-            pass
-    return pids
-
-
 def test_a_killed_worker_ends_the_job_and_resume_works(packed, tmp_path):
     prefix = tmp_path / "killed" / "ssd"
+    marker = job_marker()  # every process of the job inherits it: leftovers can be found
     job = subprocess.Popen(_command(packed, prefix, "--checkpoint-every", "1", epochs=30),
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                           env={**os.environ, **marker}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
     deadline = time.time() + 300
     while not modelfile.params_path(prefix, 2).exists() and time.time() < deadline:
         assert job.poll() is None, job.stderr.read()[-2000:]
         time.sleep(0.2)
-    victims = _workers_of(prefix)
+    victims = marked(marker, also=b"DMLC_ROLE=worker")
     assert len(victims) == 2
     killed_at = time.time()
     os.kill(victims[-1], signal.SIGKILL)
@@ -129,7 +120,7 @@ def test_a_killed_worker_ends_the_job_and_resume_works(packed, tmp_path):
     assert job.returncode != 0 and time.time() - killed_at < 60
     assert "worker" in err and "exited with code" in err
     time.sleep(0.5)
-    assert _workers_of(prefix) == []
+    assert marked(marker) == []  # no worker, server, scheduler or launcher left
     last = modelfile.latest_epoch(prefix)
     modelfile.load_params(prefix, last)  # intact
     resumed = subprocess.run(_command(packed, prefix, "--resume", str(last), epochs=last + 1),

@@ -14,7 +14,7 @@ from common import modelfile
 from common.paths import BUNDLED_MODEL
 from tests.train.test_trainer import _config
 from tools.make_synthetic_voc import CLASSES
-from train.trainer import Trainer
+from train.trainer import build_trainer
 
 pytest.importorskip("tensorboard", reason="tensorboard (requirements/dev.txt) reads the event files")
 
@@ -55,7 +55,7 @@ def run(packed, tmp_path_factory):
                      network=meta.network, data_shape=meta.data_shape,
                      anchor_scales=tuple(meta.made_by["anchor_scales"]), top_down=meta.made_by["top_down"],
                      pretrained=modelfile.params_path(BUNDLED_MODEL, modelfile.latest_epoch(BUNDLED_MODEL)))
-    history = Trainer(config).fit()
+    history = build_trainer(config).fit()
     return config, history, read_events(tmp / "logs")
 
 
@@ -75,8 +75,8 @@ def test_class_aps_average_to_the_map_evaluate_py_reports(run, tmp_path):
     assert aps and np.isclose(np.mean(list(aps.values())), history[-1].val_map, rtol=1e-6)
     from evaluate import cli as evaluate
     out = tmp_path / "eval.json"
-    assert evaluate.main(["--prefix", str(config.prefix), "--rec", str(config.val_rec), "--json", str(out),
-                          "--no-coco", "--no-progress"]) == 0
+    assert evaluate.main(["--prefix", str(config.run.prefix), "--rec", str(config.data.val_rec), "--json",
+                          str(out), "--no-coco", "--no-progress"]) == 0
     report = json.loads(out.read_text())
     assert report["voc07_map"] > 0.5
     assert np.isclose(report["voc07_map"], history[-1].val_map, rtol=1e-6)
@@ -90,7 +90,7 @@ def test_pr_curves_count_the_classes_ground_truth(run):
     assert curves
     from dataset import label_layout as objs
     from dataset.recordio import read_labels
-    labels = list(read_labels(config.val_rec))
+    labels = list(read_labels(config.data.val_rec))
     for tag in curves:
         name = tag[len("PR/"):]
         data = np.array(events["tensors"][tag][-1][1])
@@ -101,8 +101,33 @@ def test_pr_curves_count_the_classes_ground_truth(run):
         np.testing.assert_allclose(precision[tp + fp > 0], (tp / np.maximum(tp + fp, 1))[tp + fp > 0],
                                    rtol=1e-5)
         index = CLASSES.index(name)
-        truths = sum(int((objs.valid_objects(lab)[:, objs.CLASS_ID] == index).sum()) for lab in labels)
-        assert tp[0] <= truths, name
+        truths = sum(int(((objs.valid_objects(lab)[:, objs.CLASS_ID] == index)
+                          & (objs.valid_objects(lab)[:, objs.DIFFICULT] == 0)).sum()) for lab in labels)
+        assert tp[0] + fn[0] == truths, name  # every object of the class is a positive, found or not
+
+
+def test_missed_objects_count_against_recall_as_the_voc_evaluator_counts_them(tmp_path):
+    """A model that finds one of two objects: TensorBoard's recall must stop at 0.5, as the VOC
+    evaluator's does (given only the detections' labels it would reach 1.0)."""
+    from evaluate.voc_ap import VOCEvaluator
+    from train.tensorboard import TrainingLog
+    evaluator = VOCEvaluator(["a"])
+    truth = np.array([[0, 0.1, 0.1, 0.3, 0.3, 0], [0, 0.6, 0.6, 0.9, 0.9, 0]], np.float32)
+    found = np.array([[0, 0.9, 0.1, 0.1, 0.3, 0.3], [0, 0.6, 0.35, 0.35, 0.5, 0.5]], np.float32)  # hit, miss
+    evaluator.update(found, truth)
+    board = TrainingLog(tmp_path / "logs")
+    board.validation(1, evaluator, [], [])
+    board.close()
+    tp, fp, tn, fn, precision, recall = np.array(read_events(tmp_path / "logs")["tensors"]["PR/a"][0][1])
+    thresholds = np.linspace(0, 1, len(recall))
+    voc_recall, _ = evaluator.pr_curve(0)  # by descending score: after 0.9 (a hit), after 0.6 (a miss)
+    assert list(voc_recall) == [0.5, 0.5]
+    for t, r, p in zip(thresholds, recall, precision):
+        if 0 < t <= 0.6:
+            assert r == pytest.approx(0.5) and p == pytest.approx(0.5), t
+        elif 0.6 < t < 0.89:  # (the scores are float32: 0.9 is stored as 0.89999998)
+            assert r == pytest.approx(0.5) and p == pytest.approx(1.0), t
+    assert tp[0] + fn[0] == 2 and recall.max() <= 1.0
 
 
 def test_examples_image_is_the_grid_of_validation_pictures(run):

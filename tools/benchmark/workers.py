@@ -14,7 +14,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -276,9 +275,11 @@ def worker_opencv(prototxt: str, size: int, batch: int, runs: int, work: str, wi
 
         def run():
             net.setInput(blob)
-            net.forward()
+            return net.forward()
         return run
-    return dict(_latency_and_throughput(runner, batch, runs), threads=cv2.getNumThreads())
+    first = runner(1)()  # what the timed network computes (Winograd changes float rounding only)
+    return dict(_latency_and_throughput(runner, batch, runs), threads=cv2.getNumThreads(), winograd=winograd,
+                detections=np.asarray(first).reshape(-1, 7)[:20].tolist())
 
 
 def worker_converted(prototxt: str, size: int, batch: int, runs: int, work: str) -> dict:
@@ -310,12 +311,10 @@ def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optio
 
     from detect.quantize import FIXED_ANCHORS
     from symbol.builder import train_symbol
-    from symbol.presets import get_preset
+    from symbol.presets import resolve_preset
     from train.amp import anchors_of, mixed_train_symbol
     from train.params import INITIALIZER
-    preset = get_preset(network, size)
-    if top_down:
-        preset = replace(preset, top_down=top_down)
+    preset = resolve_preset(network, size, top_down=top_down)
     symbol = mixed_train_symbol(preset, 20, amp) if amp else train_symbol(preset, 20)
     fixed = {FIXED_ANCHORS: mx.nd.array(anchors_of(preset, 20))} if amp else {}
     mod = mx.mod.Module(symbol, data_names=("data",), label_names=("label",), fixed_param_names=list(fixed))
@@ -329,7 +328,9 @@ def worker_train_ours(network: str, size: int, batch: int, runs: int, amp: Optio
         mod.forward_backward(data)
         mod.update()
         mod.get_outputs()[0].wait_to_read()
-    return {"throughput": batch / timed(step, runs, warmup=2)}
+    nodes = json.loads(symbol.tojson(remove_amp_cast=False))["nodes"]
+    casts = sum(node["op"] == "amp_cast" for node in nodes)
+    return {"throughput": batch / timed(step, runs, warmup=2), "amp_casts": casts}
 
 
 def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
@@ -359,29 +360,34 @@ def worker_train_gluoncv(model: str, size: int, batch: int, runs: int) -> dict:
     return {"throughput": batch / timed(step, runs, warmup=2)}
 
 
-def worker_iterator(size: int, batch: int, runs: int, work: str) -> dict:
+def worker_iterator(size: int, batch: int, runs: int, work: str, rec: Optional[str] = None) -> dict:
+    """Augmented training batches of ``rec`` (default: data/synthetic's training set, else 200 packed
+    images), epoch after epoch; images/s, images read and epochs begun."""
     from dataset.augmentation import Augmentation
     from dataset.iterator import DetRecordIter
     from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
-    rec = REPO / "data" / "synthetic" / "train.rec"
+    rec = Path(rec) if rec else REPO / "data" / "synthetic" / "train.rec"
     if not rec.is_file():
         rec = _small_rec(Path(work))
     it = DetRecordIter(rec, batch_size=batch, data_shape=size, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                        augmentation=Augmentation(), shuffle=True)
-    batches = _epochs(it)
+    epochs = [0]
+    batches = _epochs(it, epochs)
     next(batches).data[0].wait_to_read()  # start-up (threads, first prefetch) is not counted
     count, start = 0, time.perf_counter()
     for _ in range(runs * 4):
         next(batches).data[0].wait_to_read()
         count += batch
-    return {"throughput": count / (time.perf_counter() - start)}
+    return {"throughput": count / (time.perf_counter() - start), "images": count, "epochs": epochs[0] + 1}
 
 
-def _epochs(it):
-    """The batches of ``it`` epoch after epoch (reset at the end of each, as training does)."""
+def _epochs(it, resets: list):
+    """The batches of ``it`` epoch after epoch (reset at the end of each, as training does);
+    ``resets[0]`` counts the resets."""
     while True:
         yield from it
         it.reset()
+        resets[0] += 1
 
 
 def _small_rec(work: Path) -> Path:
