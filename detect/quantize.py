@@ -73,14 +73,27 @@ def quantize_int8(symbol, args, auxs, calibration: mx.io.DataIter, num_images: i
             calib_data=calibration, num_calib_examples=num_images, quantized_dtype="auto",
             logger=None)
         qsym = qsym.get_backend_symbol("MKLDNN_QUANTIZE")
-    ops = [n["op"] for n in _nodes(qsym) if n["op"] != "null"]
-    is_int8 = lambda op: op.startswith("_sg_mkldnn") or "quantized" in op  # noqa: E731
-    int8 = Counter(op for op in ops if is_int8(op))
-    fp32 = Counter(op for op in ops if not is_int8(op) and "quantize" not in op)
+    nodes = [n for n in _nodes(qsym) if n["op"] != "null"]
+    int8 = Counter(n["op"] for n in nodes if is_int8(n))
+    fp32 = Counter(n["op"] for n in nodes if not is_int8(n) and n["op"] not in ("_contrib_quantize_v2",
+                                                                               "_contrib_dequantize"))
     log.info("int8: %s", ", ".join(f"{k} x{v}" for k, v in sorted(int8.items())))
-    log.info("kept in fp32 (no int8 kernel in MXNet's oneDNN backend): %s",
+    log.info("fp32 (excluded, or no int8 kernel in MXNet's oneDNN backend): %s",
              ", ".join(f"{k} x{v}" for k, v in sorted(fp32.items())))
     return qsym, qargs, qauxs
+
+
+def is_int8(node: dict) -> bool:
+    """Whether a node of a quantized symbol computes in int8: a quantized operator, or a fused oneDNN
+    subgraph marked quantized (the fused convolutions left in fp32 are ``_sg_mkldnn_conv`` too)."""
+    if node["op"].startswith("_sg_mkldnn"):
+        return node.get("attrs", {}).get("quantized") == "true"
+    return node["op"].startswith("_contrib_quantized")
+
+
+def fused_layers(node: dict) -> list:
+    """Names of the layers a fused oneDNN node computes (its subgraph's operators)."""
+    return [m["name"] for graph in node.get("subgraphs", ()) for m in graph["nodes"] if m["op"] != "null"]
 
 
 def _is_relu(node: dict) -> bool:

@@ -81,6 +81,16 @@ def plan(workers: int, servers: int, hosts: Sequence[str], root_uri: str) -> Lis
     return roles
 
 
+def read_hostfile(path: Path) -> List[str]:
+    """The hosts of a hostfile: the first word of each line (``node1 slots=4`` is ``node1``); blank lines
+    and ``#`` comments are skipped. A file without a host is an error naming it."""
+    lines = path.read_text().splitlines()
+    hosts = [line.split()[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not hosts:
+        raise ValueError(f"{path}: no host")
+    return hosts
+
+
 def _forward(job: Job, label: str, stream) -> None:
     for raw in iter(stream.readline, b""):
         job.last_output = time.time()
@@ -189,10 +199,7 @@ def run(args: argparse.Namespace) -> int:
     if args.launcher == "ssh":
         if args.hostfile is None:
             raise ValueError("--launcher ssh needs -H/--hostfile")
-        lines = args.hostfile.read_text().splitlines()
-        hosts = [h.split()[0] for h in lines if h.strip() and not h.startswith("#")]
-        if not hosts:
-            raise ValueError(f"{args.hostfile}: no host")
+        hosts = read_hostfile(args.hostfile)
     local = args.launcher == "local"
     root = args.root_uri or ("127.0.0.1" if local else socket.gethostbyname(socket.gethostname()))
     port = args.port or free_port("127.0.0.1" if local else "")

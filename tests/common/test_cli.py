@@ -1,5 +1,6 @@
 """The command-line machinery: flag types, the help formatter, the main() preamble."""
 import argparse
+import re
 
 import pytest
 
@@ -8,15 +9,16 @@ from train import cli as train
 
 
 @pytest.mark.parametrize("parse, good, bad", [
-    (cli.positive_int, ("1", "64"), ("0", "-3", "1.5", "x")),
-    (cli.nonnegative_int, ("0", "7"), ("-1", "nan")),
-    (cli.positive_float, ("0.5", "1e-4"), ("0", "-1", "nan", "inf", "x")),
-    (cli.nonnegative_float, ("0", "2.5"), ("-0.1", "inf")),
-    (cli.unit_float, ("0", "0.45", "1"), ("1.01", "-0.1", "nan")),
+    (cli.positive_int, {"1": 1, "64": 64}, ("0", "-3", "1.5", "x")),
+    (cli.nonnegative_int, {"0": 0, "7": 7}, ("-1", "nan")),
+    (cli.positive_float, {"0.5": 0.5, "1e-4": 1e-4}, ("0", "-1", "nan", "inf", "x")),
+    (cli.nonnegative_float, {"0": 0.0, "2.5": 2.5}, ("-0.1", "inf")),
+    (cli.unit_float, {"0": 0.0, "0.45": 0.45, "1": 1.0}, ("1.01", "-0.1", "nan")),
 ])
 def test_numeric_flag_types(parse, good, bad):
-    for text in good:
-        parse(text)
+    for text, value in good.items():
+        parsed = parse(text)
+        assert parsed == value and type(parsed) is type(value), text
     for text in bad:
         with pytest.raises(argparse.ArgumentTypeError, match=repr(text)):
             parse(text)
@@ -34,8 +36,31 @@ def test_contexts_from_flags():
 
     from common.devices import parse_contexts
     assert parse_contexts(None, 2) == [mx.cpu(0), mx.cpu(1)]
-    with pytest.raises(ValueError, match="--gpus"):
+    assert parse_contexts("", 1) == [mx.cpu(0)]  # an empty --gpus is the CPU
+    with pytest.raises(ValueError, match="--gpus: expected comma-separated GPU ids, got 'a,b'"):
         parse_contexts("a,b", 1)
+    with pytest.raises(ValueError, match="--gpus: no GPU id in ','"):
+        parse_contexts(",", 1)
+    with pytest.raises(ValueError, match="--cpus must be >= 1, got 0"):
+        parse_contexts(None, 0)
+
+
+@pytest.mark.parametrize("gpus, visible, expected", [
+    ("0", 2, ["gpu(0)"]), ("1,0", 2, ["gpu(1)", "gpu(0)"]), (" 0 , 1 ", 2, ["gpu(0)", "gpu(1)"]),
+    ("2", 2, "--gpus 2: no GPU 2; MXNet sees 2 (ids 0..1)"), ("0,-1", 2, "no GPU -1"),
+    ("0", 0, "--gpus 0: MXNet sees no GPU"),
+])
+def test_gpu_ids_are_parsed_and_checked_against_the_visible_gpus(gpus, visible, expected, monkeypatch):
+    """The GPU path without a GPU: MXNet's count of visible GPUs is stubbed."""
+    import mxnet as mx
+
+    from common.devices import parse_contexts
+    monkeypatch.setattr(mx.context, "num_gpus", lambda: visible)
+    if isinstance(expected, list):
+        assert [str(c) for c in parse_contexts(gpus, 1)] == expected
+    else:
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            parse_contexts(gpus, 1)
 
 
 @pytest.mark.parametrize("network, size, message", [

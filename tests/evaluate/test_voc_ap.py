@@ -94,6 +94,11 @@ def test_equals_gluoncv_metrics(seed, tied):
     assert ours.mean_ap("voc07") == pytest.approx(g07.get()[1][-1], abs=1e-6)
     assert ours.mean_ap("area") == pytest.approx(garea.get()[1][-1], abs=1e-6)
     ours_per_class = ours.average_precisions("voc07")
-    for name, value in zip(*g07.get()):
-        if name in ours_per_class and ours_per_class[name] is not None:
-            assert ours_per_class[name] == pytest.approx(value, abs=1e-6)
+    theirs = dict(zip(*g07.get()))
+    assert list(theirs) == names + ["mAP"]  # every class, then the mean
+    for name in names:  # a class without ground truth: None here, NaN in GluonCV; else equal APs
+        if ours_per_class[name] is None:
+            assert np.isnan(theirs[name]), name
+        else:
+            assert ours_per_class[name] == pytest.approx(theirs[name], abs=1e-6), name
+    assert sum(v is not None for v in ours_per_class.values()) >= 3

@@ -291,3 +291,16 @@ def test_instance_mode_normalize_cannot_be_exported_to_onnx(tiny_model, capsys):
     err = capsys.readouterr().err
     assert "MXNet's ONNX exporter cannot convert the body: L2Normalization" in err
     assert not Path(str(tiny_model) + "_x.onnx").exists()
+
+
+def test_verify_exits_1_when_a_model_is_out_of_tolerance(tmp_path, capsys):
+    from tools.caffe_converter.verify import main as verify_main
+    (tmp_path / "tiny").mkdir()
+    # (a spatial L2 normalization cannot go to ONNX, which verify also checks: the channel one can)
+    text = TINY.read_text().replace("across_spatial: true", "across_spatial: false")
+    (tmp_path / "tiny" / "deploy.prototxt").write_text(text)
+    work = ["--work", str(tmp_path / "w")]
+    assert verify_main([str(tmp_path), *work]) == 0
+    assert "out of tolerance" not in capsys.readouterr().out
+    assert verify_main([str(tmp_path), *work, "--tolerance", "1e-12"]) == 1  # float differences exceed it
+    assert "out of tolerance (1e-12): tiny" in capsys.readouterr().out

@@ -13,14 +13,14 @@ import shutil
 import pytest
 
 from common.paths import CAFFE_SSD
+from tests.conftest import shared_model
 from tools.caffe_converter.model_writer import convert
 from tools.caffe_converter.opencv_check import verify
 
 MODELS = CAFFE_SSD
 NAMES = sorted(p.parent.name for p in MODELS.glob("*/deploy.prototxt")) if MODELS.is_dir() else []
 
-pytestmark = [pytest.mark.skipif(not NAMES, reason=f"{MODELS} is absent: the real Caffe SSD prototxts are "
-                                                   "not on this machine"), pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,9 @@ def work(tmp_path_factory):
     return tmp_path_factory.mktemp("caffe_shared")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.skipif(not NAMES, reason=f"{MODELS} is absent: the real Caffe SSD prototxts are not on this "
+                                      "machine")
+@pytest.mark.parametrize("name", NAMES or ["none"])
 def test_converted_model_and_its_onnx_export_equal_opencv(name, work):
     result = verify(MODELS / name / "deploy.prototxt", work, onnx=True)
     assert result.detections > 0
@@ -41,22 +43,20 @@ def test_converted_model_and_its_onnx_export_equal_opencv(name, work):
         assert result.detection_diff is not None and result.onnx_diff is not None
 
 
-@pytest.mark.parametrize("name", ["mobilenet_ssd_voc_bn", "res10_ssd300_face"])
+@pytest.mark.parametrize("name", [shared_model("mobilenet_ssd_voc_bn"), shared_model("res10_ssd300_face")])
 def test_folded_rgb_conversion_equals_opencv(name, work, tmp_path):
     result = verify(MODELS / name / "deploy.prototxt", tmp_path, fold_batchnorm=True, rgb=True)
     assert result.worst <= 1e-4, result
 
 
-def test_vgg16_ssd300_runs_in_demo_and_evaluate(work, voc_root, tmp_path):
+@pytest.mark.parametrize("name", [shared_model("vgg16_ssd300_voc0712")])
+def test_vgg16_ssd300_runs_in_demo_and_evaluate(name, work, voc_root, tmp_path):
     """The converted VGG16 SSD300 (VOC) in demo.py and evaluate.py with no extra flags."""
     from dataset.classes import VOC_CLASSES
     from detect import demo
     from evaluate import cli as evaluate
     from tools.caffe_converter.random_weights import write_random_caffemodel
     from tools.make_synthetic_voc import CLASSES
-    name = "vgg16_ssd300_voc0712"
-    if name not in NAMES:
-        pytest.skip(f"{name} is absent")
     weights = tmp_path / "vgg.caffemodel"
     write_random_caffemodel(MODELS / name / "deploy.prototxt", weights)
     prefix = tmp_path / "vgg300"

@@ -15,6 +15,7 @@ import pytest
 from common.paths import CAFFE_SSD
 from symbol.builder import body, train_symbol
 from symbol.presets import get_preset
+from tests.conftest import shared_model
 from tests.tools.caffe.vgg_ssd import vgg_ssd300
 from tools.caffe_converter.model_writer import convert
 from tools.caffe_converter.random_weights import probe_input, write_random_caffemodel
@@ -28,6 +29,25 @@ def _converted(tmp_path, text, classes_fg=6, name="vgg"):
     write_random_caffemodel(proto, weights, seed=2)
     convert(proto, weights, tmp_path / name)
     return proto, weights, tmp_path / f"{name}-0000.params"
+
+
+def _parameters(preset, classes=6):
+    """The training symbol's learnable parameters (what the loader counts)."""
+    return [a for a in train_symbol(preset, classes).list_arguments() if a not in ("data", "label")]
+
+
+def _renamed(preset):
+    """Our parameters whose converted Caffe tensor has another name (the preset's Caffe layout)."""
+    return [k for k in preset.caffe.names() if k in _parameters(preset)]
+
+
+def _class_heads(preset):
+    return [a for a in _parameters(preset) if a.startswith("head") and "_cls_" in a]
+
+
+def _backbone(network):
+    from symbol.backbones import get_backbone
+    return [a for a in get_backbone(network)(mx.sym.var("data")).list_arguments() if a != "data"]
 
 
 def _ours(preset, classes, params, caplog=None):
@@ -61,7 +81,9 @@ def test_tiny_vgg_ssd300_loads_exactly_and_equals_opencv(tmp_path, caplog):
     proto, weights, params = _converted(tmp_path, vgg_ssd300(width=1 / 16, classes=7))
     with caplog.at_level(logging.INFO):
         args, auxs = _ours(preset, 6, params)
-    assert "71 of 71 parameters loaded (41 renamed from Caffe names)" in caplog.text
+    total, renamed = len(_parameters(preset)), len(_renamed(preset))
+    assert renamed > 0  # the heads, extras and the L2 scale have Caffe names of their own
+    assert f"{total} of {total} parameters loaded ({renamed} renamed from Caffe names)" in caplog.text
     _equal_to_opencv(preset, 6, proto, weights, args, auxs)
 
 
@@ -70,8 +92,10 @@ def test_finetuning_to_other_classes_keeps_every_other_tensor_and_trains(tmp_pat
     _, _, params = _converted(tmp_path, vgg_ssd300(width=1 / 16, classes=21))
     with caplog.at_level(logging.INFO):
         args, auxs = _ours(preset, 6, params)
-    assert "12 re-initialized (another class count), 0 initialized fresh" in caplog.text
-    assert not any(k.startswith("head") and "_cls_" in k for k in args) and len(args) == 71 - 12
+    heads = _class_heads(preset)  # the class-prediction convolutions, weight and bias per feature map
+    assert len(heads) == 2 * len(preset.anchors)
+    assert f"{len(heads)} re-initialized (another class count), 0 initialized fresh" in caplog.text
+    assert not set(heads) & set(args) and len(args) == len(_parameters(preset)) - len(heads)
     sym = train_symbol(preset, 6)
     mod = mx.mod.Module(sym, label_names=("label",))
     mod.bind([("data", (2, 3, 300, 300))], [("label", (2, 1, 6))])
@@ -106,7 +130,9 @@ def test_vgg_classifier_converts_to_backbone_weights(tmp_path, caplog):
     preset = get_preset("vgg16_reduced_tiny", 300)
     with caplog.at_level(logging.INFO):
         args, _ = _ours(preset, 6, out)
-    assert "30 of 71 parameters loaded" in caplog.text and "0 of the file's tensors not used" in caplog.text
+    backbone, total = len(_backbone("vgg16_reduced_tiny")), len(_parameters(preset))
+    assert f"{backbone} of {total} parameters loaded" in caplog.text
+    assert "0 of the file's tensors not used" in caplog.text
     # the backbone computes OpenCV's relu7 on the same picture (RGB for ours, BGR for Caffe's)
     from symbol.backbones import get_backbone
     blob = probe_input((1, 3, 300, 300))
@@ -119,14 +145,8 @@ def test_vgg_classifier_converts_to_backbone_weights(tmp_path, caplog):
     np.testing.assert_allclose(exe.forward()[0].asnumpy(), net.forward("fc7_relu"), atol=1e-4)
 
 
-SHARED = [n for n in ("vgg16_ssd300_voc0712", "vgg16_ssd512_coco") if (CAFFE_SSD / n).is_dir()]
-NEEDS_SHARED = pytest.mark.skipif(not SHARED, reason=f"{CAFFE_SSD} is absent: the real Caffe SSD "
-                                  "prototxts are not on this machine")
-
-
 @pytest.mark.e2e
-@NEEDS_SHARED
-@pytest.mark.parametrize("name", SHARED)
+@pytest.mark.parametrize("name", [shared_model("vgg16_ssd300_voc0712"), shared_model("vgg16_ssd512_coco")])
 def test_released_vgg16_ssds_load_into_the_training_symbol(name, tmp_path, caplog):
     size = 512 if "512" in name else 300
     classes = 80 if "coco" in name else 20
@@ -146,14 +166,14 @@ def test_released_vgg16_ssds_load_into_the_training_symbol(name, tmp_path, caplo
 
 
 @pytest.mark.e2e
-@NEEDS_SHARED
-def test_released_vgg16_up_to_fc7_is_the_backbone(tmp_path):
+@pytest.mark.parametrize("name", [shared_model("vgg16_ssd300_voc0712")])
+def test_released_vgg16_up_to_fc7_is_the_backbone(name, tmp_path):
     """The VGG16 fc-reduced classifier the paper starts from, cut out of the released SSD300's prototxt."""
     from google.protobuf import text_format
 
     from tools.caffe_converter.caffemodel import read_prototxt
     from tools.caffe_converter.convert_backbone import convert_backbone
-    net = read_prototxt(CAFFE_SSD / "vgg16_ssd300_voc0712" / "deploy.prototxt")
+    net = read_prototxt(CAFFE_SSD / name / "deploy.prototxt")
     keep = []
     for layer in net.layer:
         keep.append(layer)

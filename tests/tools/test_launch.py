@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from common.paths import REPO
+from tests.processes import job_marker, marked
 from tools import launch
 
 
@@ -35,12 +37,16 @@ SCRIPT = ("import os, sys, time\n"
 
 
 def _launch(tmp_path, *flags, env=None):
+    """The launcher on SCRIPT, every process marked (``proc.marker``) so that leftovers can be found."""
     command = [sys.executable, "-m", "tools.launch", "-n", "2", "-s", "1", "--grace", "2", *flags,
                "--", sys.executable, "-c", SCRIPT]
+    marker = job_marker()
     # SIGINT as in a terminal, even when the tests themselves run in the background (which ignores it)
-    return subprocess.Popen(command, cwd=REPO, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+    proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, **marker, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc.marker = marker
+    return proc
 
 
 def _wait_until_up(proc, roles=4):
@@ -53,17 +59,22 @@ def _wait_until_up(proc, roles=4):
     return lines
 
 
-def _no_children(marker="DMLC_ROLE"):
-    """No process of ours with a DMLC role is left."""
-    left = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if b"DMLC_ROLE=" in open(f"/proc/{pid}/environ", "rb").read() and int(pid) != os.getpid():
-                    left.append(pid)
-            except OSError:
-                pass
-    return left
+def _left(proc) -> list:
+    """Processes of the job ``proc`` started that are still running (roles, launcher)."""
+    return marked(proc.marker)
+
+
+def test_a_marked_process_is_found_until_it_ends():
+    """The leftover check can fail: a marked process is seen while it runs, and only then."""
+    marker = job_marker()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                               env={**os.environ, **marker})
+    try:
+        assert marked(marker) == [sleeper.pid]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert marked(marker) == []
 
 
 def test_a_successful_job_forwards_prefixed_output_and_leaves_nothing(tmp_path):
@@ -72,7 +83,7 @@ def test_a_successful_job_forwards_prefixed_output_and_leaves_nothing(tmp_path):
     assert proc.returncode == 0, err
     for line in ("[worker 1] worker up", "[scheduler] scheduler up", "[server 0] server up"):
         assert line in out
-    assert _no_children() == []
+    assert _left(proc) == []
 
 
 def test_a_failing_worker_stops_the_job_with_its_code(tmp_path):
@@ -80,14 +91,14 @@ def test_a_failing_worker_stops_the_job_with_its_code(tmp_path):
     proc = _launch(tmp_path, env={"WORKER_EXIT": "3"})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3 and "exited with code 3; the job was stopped" in err and "worker" in err
-    assert time.time() - start < 30 and _no_children() == []
+    assert time.time() - start < 30 and _left(proc) == []
 
 
 def test_a_silent_job_is_stopped(tmp_path):
     proc = _launch(tmp_path, "--silence-timeout", "2", env={"WORK_S": "600"})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 124 and "no process printed anything for 2 s" in err
-    assert _no_children() == []
+    assert _left(proc) == []
 
 
 @pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"),
@@ -98,7 +109,7 @@ def test_ctrl_c_or_sigterm_stops_every_process(tmp_path, sig, code, word):
     os.killpg(proc.pid, sig)  # Ctrl-C reaches the terminal's whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code and f"{word}: the job was stopped" in err
-    assert _no_children() == []
+    assert _left(proc) == []
 
 
 def test_bad_launcher_flags_are_named_errors(capsys):
@@ -108,3 +119,51 @@ def test_bad_launcher_flags_are_named_errors(capsys):
     assert "--launcher ssh needs -H/--hostfile" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         launch.main(["-n", "0", "--", "true"])
+
+
+def test_hostfile_lines_give_hosts_in_order(tmp_path):
+    hostfile = tmp_path / "hosts.txt"
+    hostfile.write_text("# the cluster\nnode1 slots=2\n\n   node2\n  # node3 is down\nnode4\n")
+    assert launch.read_hostfile(hostfile) == ["node1", "node2", "node4"]
+    hostfile.write_text("# nothing\n\n")
+    with pytest.raises(ValueError, match="hosts.txt: no host"):
+        launch.read_hostfile(hostfile)
+
+
+class _FakeProcess:
+    """Stands for a started process: it printed one line and exited with 0."""
+
+    def __init__(self, argv, env=None, **kwargs):
+        import io
+        self.argv, self.env, self.pid = argv, env, 0
+        self.stdout = io.BytesIO(b"done\n")
+        _FakeProcess.started.append(self)
+
+    def poll(self):
+        return 0
+
+    def wait(self, timeout=None):
+        return 0
+
+
+def test_ssh_mode_starts_the_scheduler_here_and_each_role_on_its_host(tmp_path, monkeypatch):
+    import shlex
+    hostfile = tmp_path / "hosts.txt"
+    hostfile.write_text("node1\nnode2\n")
+    _FakeProcess.started = []
+    monkeypatch.setattr(launch.subprocess, "Popen", _FakeProcess)
+    command = ["python", "train.py", "--prefix", "build/my ssd", "--kvstore", "dist_sync"]
+    assert launch.main(["-n", "2", "-s", "1", "--launcher", "ssh", "-H", str(hostfile), "--root-uri",
+                        "10.0.0.1", "--port", "9000", "--", *command]) == 0
+    scheduler, *remote = _FakeProcess.started
+    assert scheduler.argv == command and scheduler.env["DMLC_ROLE"] == "scheduler"
+    assert [p.argv[:4] for p in remote] == [["ssh", "-o", "BatchMode=yes", host]
+                                            for host in ("node1", "node2", "node1")]
+    for process, (role, host) in zip(remote, (("server", "node1"), ("worker", "node2"), ("worker", "node1"))):
+        cd, workdir, conj, env, *rest = shlex.split(process.argv[4])
+        assert (cd, workdir, conj, env) == ("cd", str(Path.cwd()), "&&", "env")
+        assignments = dict(a.split("=", 1) for a in rest[:len(rest) - len(command)])
+        assert rest[-len(command):] == command  # the path with a space arrives as one argument
+        assert assignments["DMLC_ROLE"] == role and assignments["DMLC_NODE_HOST"] == host
+        assert (assignments["DMLC_PS_ROOT_URI"], assignments["DMLC_PS_ROOT_PORT"]) == ("10.0.0.1", "9000")
+        assert (assignments["DMLC_NUM_SERVER"], assignments["DMLC_NUM_WORKER"]) == ("1", "2")

@@ -55,13 +55,12 @@ def test_list_format_packs(voc_root, tmp_path):
                                  "--annotations", str(listing), "--class-names", ",".join(CLASSES),
                                  "--out", str(rec), "--no-progress", "--no-shuffle"]) == 0
     labels = list(read_labels(rec))
-    for label, record in zip(labels, records):
-        assert len(label[label[:, 0] >= 0]) == max(len(record.objects), 0)
-        if record.objects:
-            o = record.objects[0]
-            np.testing.assert_allclose(label[0, 1:5], [o.xmin / record.width, o.ymin / record.height,
-                                                       o.xmax / record.width, o.ymax / record.height],
-                                       atol=1e-6)
+    assert len(labels) == len(records) == 5 and sum(len(r.objects) for r in records) >= 5
+    for label, record in zip(labels, records):  # --no-shuffle: the list's order
+        objects = label[label[:, 0] >= 0]
+        want = [[o.class_id, o.xmin / record.width, o.ymin / record.height, o.xmax / record.width,
+                 o.ymax / record.height] for o in record.objects]
+        np.testing.assert_allclose(objects[:, :5], np.array(want).reshape(-1, 5), atol=1e-6)
 
 
 def test_records_are_shuffled_by_seed_and_the_lst_follows(voc_root, tmp_path):

@@ -27,6 +27,7 @@ from common.images import read_image
 from detect.compare import match
 from detect.model import forward_nodes
 from symbol import detection_layout as rows
+from symbol.defaults import CAFFE_SSD_MEAN
 from tools.caffe_converter.caffemodel import read_prototxt
 from tools.caffe_converter.convert import build
 from tools.caffe_converter.model_writer import convert
@@ -151,7 +152,9 @@ def verify(prototxt: Path, work: Path, input_size: Optional[int] = None, seed: i
         write_random_caffemodel(prototxt, weights, seed=seed)
     prefix = work / f"{name}_{input_size or 'native'}"
     start = time.time()
-    meta = convert(prototxt, weights, prefix, input_size=input_size, **convert_options)
+    # random weights: the original SSD's preprocessing, given (not assumed) so that nothing is warned about
+    options = dict(dict(mean=CAFFE_SSD_MEAN, scale=1.0), **convert_options)
+    meta = convert(prototxt, weights, prefix, input_size=input_size, **options)
     seconds = time.time() - start
     blob = probe_input((1, 3, meta.data_shape, meta.data_shape), seed)
     blob_ours = blob[:, ::-1].copy() if meta.channel_order == "RGB" else blob

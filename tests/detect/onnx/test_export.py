@@ -163,7 +163,10 @@ def test_int8_onnx_is_quantized_and_close_to_fp32(packed, bundled_onnx, tmp_path
         assert evaluate.main(["--prefix", str(prefix), "--rec", str(packed[1]), "--json", str(report),
                               "--no-progress", "--no-coco"]) == 0
         maps.append(json.loads(report.read_text())["voc07_map"])
-    assert maps[1] > maps[0] - 0.1
+    # On these 12 test images (37 objects), calibrated on 16 training images (AMD EPYC Zen 4,
+    # 2026-12-06): fp32 0.9321, INT8 0.9493 in OpenVINO (the engine used here), 0.9487 in ONNX Runtime;
+    # one object found or lost moves this mAP by up to 0.03, the bound.
+    assert abs(maps[1] - maps[0]) <= 0.03
 
 
 def test_bad_onnx_files_are_named_errors(bundled_onnx, tmp_path, capsys):
@@ -219,3 +222,12 @@ def test_reduced_precision_mxnet_models_are_not_exported(tmp_path):
     modelfile.meta_path(tmp_path / "q").write_text(json.dumps(meta))
     with pytest.raises(ExportError, match="a int8 MXNet model; export its fp32 model"):
         export_onnx(tmp_path / "q", None, tmp_path / "q", DetectionParams())
+
+
+def test_onnx_compare_exits_1_beyond_its_tolerance(bundled_onnx, capsys):
+    from tools.onnx_compare import main as compare_main
+    pair = ["--prefix", str(BUNDLED_MODEL), "--onnx", str(bundled_onnx), "--images",
+            str(DEMO_IMAGES / "000004.jpg"), "--engine", "onnxruntime"]
+    assert compare_main(pair) == 0
+    assert "0 unmatched" in capsys.readouterr().out
+    assert compare_main([*pair, "--score-tol", "1e-12", "--box-tol", "1e-12"]) == 1  # float differences
