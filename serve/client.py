@@ -55,14 +55,44 @@ def post_image(url: str, data: bytes, timeout: float = 60.0):
     return status, json.loads(body), 1000 * (time.perf_counter() - start)
 
 
+class _Client(threading.local):
+    """One HTTP/1.1 connection per client thread, kept alive between its requests (as real clients do)."""
+
+    connection = None
+
+
+def _post_kept_alive(client: _Client, url: str, data: bytes, timeout: float):
+    """``post_image`` over the thread's kept-alive connection (opened again if the server closed it)."""
+    import http.client
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    start = time.perf_counter()
+    for attempt in (0, 1):
+        if client.connection is None:
+            client.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        try:
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            client.connection.request("POST", target, body=data, headers={"Content-Type": "image/jpeg"})
+            answer = client.connection.getresponse()
+            status, body = answer.status, answer.read()
+            break
+        except (http.client.HTTPException, ConnectionError):
+            client.connection.close()
+            client.connection = None
+            if attempt:
+                raise
+    return status, json.loads(body), 1000 * (time.perf_counter() - start)
+
+
 def load(url: str, images: Sequence[bytes], *, clients: int, requests: int,
          timeout: float = 60.0) -> LoadResult:
-    """``requests`` POSTs of ``images`` (in turn) from ``clients`` concurrent threads."""
-    lock, out = threading.Lock(), LoadResult(0.0)
+    """``requests`` POSTs of ``images`` (in turn) from ``clients`` concurrent threads, each keeping its
+    connection alive."""
+    lock, out, client = threading.Lock(), LoadResult(0.0), _Client()
     out.answers = [None] * requests
 
     def one(i):
-        status, answer, ms = post_image(url, images[i % len(images)], timeout)
+        status, answer, ms = _post_kept_alive(client, url, images[i % len(images)], timeout)
         with lock:
             out.statuses.append(status)
             out.latencies_ms.append(ms)
@@ -75,14 +105,16 @@ def load(url: str, images: Sequence[bytes], *, clients: int, requests: int,
 
 
 class Server:
-    """``serve.py`` in a child process on a free loopback port (run by ``python``); stopped on exit."""
+    """``serve.py`` in a child process on a free loopback port (run by ``python`` in ``cwd``); stopped
+    on exit."""
 
-    def __init__(self, *args: str, startup_s: float = 120.0, python: str = sys.executable):
+    def __init__(self, *args: str, startup_s: float = 120.0, python: str = sys.executable,
+                 cwd: Optional[Path] = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         repo = Path(__file__).resolve().parent.parent
         command = [python, str(repo / "serve.py"), "--port", str(self.port), *args]
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
         deadline = time.time() + startup_s
         while time.time() < deadline:
             if self.process.poll() is not None:
