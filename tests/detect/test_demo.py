@@ -66,3 +66,18 @@ def test_demo_into_a_used_folder_removes_the_previous_runs_pictures_only(checkpo
     assert sorted(p.name for p in out.glob("*.jpg")) == sorted(["mine.jpg", images[1].name])
     result = json.loads((out / "detections.json").read_text())
     assert [r["annotated"] for r in result["images"]] == [images[1].name]
+
+
+def test_a_one_pixel_image_is_detected_like_any_other(tmp_path):
+    """Detection takes any size (the image is resized to the model's input); packing has its own minimum."""
+    import cv2
+    import numpy as np
+    image = tmp_path / "dot.png"
+    cv2.imwrite(str(image), np.full((1, 1, 3), 200, np.uint8))
+    assert demo.main([str(image), "--out", str(tmp_path / "out"), "--thresh", "0"]) == 0
+    [item] = json.loads((tmp_path / "out" / "detections.json").read_text())["images"]
+    assert (item["width"], item["height"]) == (1, 1)
+    for d in item["detections"]:  # whatever is found lies inside the 1x1 image
+        x1, y1, x2, y2 = d["box"]
+        assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1
+    assert cv2.imread(str(tmp_path / "out" / "dot.jpg")).shape[:2] == (1, 1)

@@ -55,3 +55,20 @@ def test_a_checkpoint_decodes_with_the_anchors_it_was_trained_with():
     sizes = nodes["head0_anchors"]["attrs"]["sizes"]
     assert sizes.startswith("(0.05,") and "_contrib_MultiBoxDetection" in {n["op"] for n in nodes.values()}
     assert get_preset(meta.network, meta.data_shape).anchors[0].sizes[0] != 0.05
+
+
+def test_a_checkpoint_is_rebuilt_from_its_stored_spec_or_its_recorded_overrides():
+    """The spec stored in the metadata is the authority; a checkpoint written before it was stored is
+    rebuilt from its preset with the overrides its metadata recorded, not from the bare preset."""
+    from common.modelmeta import ModelMeta
+    from detect.model import spec_of
+    from symbol.presets import get_preset, resolve_preset
+    overrides = dict(anchor_scales=(0.1, 0.9, 0.05, 0.1), top_down=64)
+    spec = resolve_preset("mobilenet0.5", 384, **overrides)
+    base = dict(kind="train", network="mobilenet0.5", data_shape=384, class_names=("a",), mean=(0, 0, 0),
+                std=(1, 1, 1))
+    assert spec_of(ModelMeta(**base, spec=spec.to_json())) == spec
+    older = ModelMeta(**base, made_by={"anchor_scales": [0.1, 0.9, 0.05, 0.1], "top_down": 64})
+    assert spec_of(older) == spec != get_preset("mobilenet0.5", 384)
+    plain = ModelMeta(**base, made_by={"anchor_scales": [], "top_down": 0})
+    assert spec_of(plain) == get_preset("mobilenet0.5", 384)

@@ -150,3 +150,26 @@ def test_top_down_rejects_taps_that_shrink_more_than_twice():
         deploy_symbol(preset, 2)
     with pytest.raises(ValueError, match="top_down must be >= 0"):
         replace(preset, top_down=-1)
+
+
+def test_every_preset_survives_its_json_round_trip():
+    """The spec stored whole in a model's metadata gives back the same preset (anchors, extras, Caffe
+    names)."""
+    import json
+
+    from symbol.presets import Preset, all_presets
+    for preset in all_presets():
+        stored = json.loads(json.dumps(preset.to_json()))
+        assert Preset.from_json(stored) == preset, preset.name
+    with pytest.raises(ValueError, match="metadata field spec: not a network spec"):
+        Preset.from_json({"name": "x"}, where="metadata field spec")
+
+
+def test_resolve_preset_applies_every_override():
+    from symbol.anchors import rescaled
+    from symbol.presets import resolve_preset
+    base = get_preset("mobilenet0.5", 384)
+    assert resolve_preset("mobilenet0.5", 384) == base
+    spec = resolve_preset("mobilenet0.5", 384, anchor_scales=(0.1, 0.9, 0.05, 0.1), top_down=64)
+    assert spec.top_down == 64 and spec.anchors == rescaled(base.anchors, (0.1, 0.9, 0.05, 0.1))
+    assert spec.taps == base.taps and spec.extras == base.extras

@@ -210,6 +210,8 @@ def test_top_down_flag_reaches_the_symbol_and_metadata(packed, tmp_path):
     assert trainer.preset.top_down == 16
     assert "td0_smooth_weight" in trainer.symbol.list_arguments()
     assert trainer.meta().made_by["top_down"] == 16
+    from symbol.presets import Preset
+    assert Preset.from_json(trainer.meta().spec) == trainer.preset  # the whole spec, as trained
     plain = build_trainer(_config(packed, tmp_path / "plain"))
     assert "td0_smooth_weight" not in plain.symbol.list_arguments()
 
