@@ -130,7 +130,7 @@ int8-bundled: dataset
 	$(PY) evaluate.py --prefix build/int8/ssd_mobilenet0.5_synthetic --rec $(REC)/val.rec
 
 ## VGG16 SSD300 trained briefly here (about 1.7 hours on 2 cores), then VOC07 mAP in fp32, INT8
-## (naive and entropy calibration) and BF16 on the synthetic test split (docs/cpu_speed.md).
+## (naive and entropy calibration) and BF16 on the synthetic test split (docs/performance.md).
 VGG := build/vgg
 vgg16-int8: dataset
 	$(PY) -m tools.pretrain_backbone --root $(SYN) --split trainval --network vgg16_reduced --size 48 \
@@ -166,11 +166,12 @@ recipe-ssd300-voc0712 recipe-ssd512-voc0712: $(DATA)/voc0712/trainval.rec $(DATA
 recipe-ssd300-coco recipe-ssd512-coco: $(DATA)/coco/trainval35k.rec $(DATA)/coco/minival.rec
 	$(PY) train.py --config configs/$(subst recipe-,,$(subst -coco,_vgg16_coco,$@)).toml
 
-## CPU speed against GluonCV and OpenCV DNN (about 20 minutes on 2 cores); table in README.
+## Speed in every engine and precision, against GluonCV and OpenCV DNN (about an hour on 2 cores);
+## tables in docs/performance.md.
 benchmark: $(STAMP)
 	$(PY) -m tools.benchmark --json build/benchmark.json
 
-## The Caffe converter on ../shared/caffe_ssd against OpenCV DNN (table in tools/caffe_converter/README.md).
+## The Caffe converter on ../shared/caffe_ssd against OpenCV DNN (table in docs/caffe.md).
 caffe-verify: $(STAMP)
 	$(PY) -m tools.caffe_converter.verify ../shared/caffe_ssd --work build/caffe_verify
 

@@ -1,6 +1,6 @@
 """Process-wide MXNet settings that must be made before ``import mxnet``.
 
-Measured on 2-core machines (``tools/benchmark.py``; README "CPU speed"):
+Measured on 2-core machines (``tools/benchmark``; docs/performance.md):
 
 * MXNet's OpenMP pool uses half the cores by default (one thread here);
   every core makes VGG16 SSD300 1.9x faster.

