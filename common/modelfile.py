@@ -15,9 +15,9 @@ import mxnet as mx
 
 from common import errors
 from common.atomic import atomic_paths, json_text
+from common.digest import file_sha256
 from common.modelmeta import (
     ModelMeta,
-    file_sha256,
     load_meta,
     meta_path,
     params_path,

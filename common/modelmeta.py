@@ -118,10 +118,6 @@ def states_path(prefix, epoch: int) -> Path:
     return Path(f"{prefix}-{epoch:04d}.states")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load_meta(prefix) -> ModelMeta:
     """The metadata of the MXNet model at ``prefix``, checked against the symbol file beside it."""
     path = meta_path(prefix)
@@ -139,10 +135,10 @@ def load_meta(prefix) -> ModelMeta:
     return meta
 
 
-def _graph_kind(symbol_file: Path) -> Optional[str]:
-    """``"train"`` or ``"deploy"`` from the operators of a symbol file, None when it is neither."""
+def _graph_kind(symbol_json: bytes) -> Optional[str]:
+    """``"train"`` or ``"deploy"`` from the operators of a symbol file's bytes, None when it is neither."""
     try:
-        nodes = json.loads(symbol_file.read_text())["nodes"]
+        nodes = json.loads(symbol_json)["nodes"]
         ops = {node["op"] for node in nodes}
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None  # load_symbol names the malformed file
@@ -157,13 +153,14 @@ def check_symbol_file(meta: ModelMeta, prefix) -> None:
     sym, path = symbol_path(prefix), meta_path(prefix)
     if not sym.is_file():
         return  # loading the symbol names it
-    kind = _graph_kind(sym)
+    data = sym.read_bytes()
+    kind = _graph_kind(data)
     if kind is not None and kind != meta.kind:
         graph = "a training graph" if kind == "train" else "a deploy graph"
         raise ValueError(f"{path}: field kind {meta.kind!r} disagrees with {sym.name}, {graph} "
                          "(the files of two models?)")
     if meta.symbol_sha256 is not None:
-        actual = file_sha256(sym)
+        actual = hashlib.sha256(data).hexdigest()
         if actual != meta.symbol_sha256:
             raise ValueError(f"{path}: field symbol_sha256 ({meta.symbol_sha256[:12]}…) disagrees with "
                              f"{sym.name} (SHA-256 {actual[:12]}…): written for another symbol (the files of "

@@ -1,7 +1,7 @@
 """The table of published Caffe models: settings resolved flag > table > generic, and what users are told."""
 import logging
 
-from tools.caffe_converter import published
+from common.digest import file_sha256
 from tools.caffe_converter.published import KNOWN, messages, resolve
 
 FACE_SHA = "2a56a11a57a4a295956b0660b4a3d76bbdca2206c4961cea8efe7d95c7cb2f2d"
@@ -15,7 +15,7 @@ def _file(tmp_path, data: bytes):
 
 def test_a_known_file_gets_its_published_settings(tmp_path, monkeypatch):
     path = _file(tmp_path, b"published bytes")
-    monkeypatch.setitem(KNOWN, published.sha256_file(path), KNOWN[FACE_SHA])
+    monkeypatch.setitem(KNOWN, file_sha256(path), KNOWN[FACE_SHA])
     pre = resolve(path, mean=None, scale=None, input_size=None, class_names=None, display_name=None)
     assert pre.values == {"mean": (104.0, 177.0, 123.0), "scale": 1.0, "input_size": 300,
                           "class_names": ("face",), "display_name": "OpenCV face detector (ResNet-10 SSD300)"}
@@ -28,7 +28,7 @@ def test_a_known_file_gets_its_published_settings(tmp_path, monkeypatch):
 
 def test_flags_given_win_and_are_named_a_replaced_value_with_a_warning(tmp_path, monkeypatch):
     path = _file(tmp_path, b"published bytes")
-    monkeypatch.setitem(KNOWN, published.sha256_file(path), KNOWN[FACE_SHA])
+    monkeypatch.setitem(KNOWN, file_sha256(path), KNOWN[FACE_SHA])
     pre = resolve(path, mean=(104.0, 117.0, 123.0), scale=1.0, input_size=None, class_names=None,
                   display_name=None)
     assert pre.values["mean"] == (104.0, 117.0, 123.0) and pre.sources["mean"] == "flag"

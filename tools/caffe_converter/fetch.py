@@ -54,8 +54,8 @@ class PackageFiles:
 
     def present(self, dest: Path) -> bool:
         """True when every member is in ``dest`` with its published hash."""
-        from tools.caffe_converter.published import sha256_file
-        return all((dest / m.local).is_file() and sha256_file(dest / m.local) == m.sha256
+        from common.digest import file_sha256
+        return all((dest / m.local).is_file() and file_sha256(dest / m.local) == m.sha256
                    for m in self.members)
 
 

@@ -10,12 +10,12 @@ anything heavy is loaded.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from common.digest import file_sha256
 from symbol.defaults import CAFFE_SSD_MEAN
 
 
@@ -70,18 +70,9 @@ KNOWN: Dict[str, PublishedModel] = {
 }
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def lookup(caffemodel: Path) -> Tuple[str, Optional[PublishedModel]]:
     """``(sha256, PublishedModel or None)`` of a caffemodel file."""
-    digest = sha256_file(caffemodel)
+    digest = file_sha256(caffemodel)
     return digest, KNOWN.get(digest)
 
 
