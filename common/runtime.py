@@ -43,6 +43,12 @@ def defaults(argv: Sequence[str], cpu_count: Optional[int] = None) -> dict:
     return env
 
 
+def threads() -> int:
+    """The thread count every engine gets: ``OMP_NUM_THREADS`` (set by ``configure`` unless the user
+    set it), else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+
+
 #: Whether ``configure`` has run in this process (tests check it precedes ``import mxnet``).
 configured = False
 

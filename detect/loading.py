@@ -83,8 +83,11 @@ def load_detector(prefix, epoch: Optional[int] = None, *, batch_size: int = 1,
                   detection: Optional[DetectionParams] = None, gpus: Optional[str] = None,
                   cpus: int = 1, engine: str = "auto", precision: str = "fp32") -> Detector:
     """The Detector for ``prefix``; ``gpus``/``cpus`` are the device flags (the first device is used);
-    ``engine`` and ``precision`` choose how a ``.onnx`` file runs (``choose_engine``)."""
+    ``engine`` and ``precision`` choose how a ``.onnx`` file runs (``choose_engine``; the engine chosen
+    is logged)."""
     chosen = choose_engine(prefix, engine, precision, gpus)
+    log.info("%s: running in %s%s", prefix, engine_name(chosen),
+             "" if chosen == "mxnet" else f" ({precision})")
     if chosen != "mxnet" and epoch is not None:
         log.warning("--epoch %d does not apply to an ONNX file", epoch)
     if chosen == "openvino":
@@ -102,12 +105,9 @@ def load_detector(prefix, epoch: Optional[int] = None, *, batch_size: int = 1,
 
 def detector_from_args(args, batch_size: int = 1) -> Detector:
     """The Detector named by the model, engine, detection and device flags (``common.cli``,
-    ``symbol.options``); the engine chosen is logged."""
+    ``symbol.options``)."""
     from symbol.options import detection_params
     meta = load_meta(args.prefix)
-    engine = choose_engine(args.prefix, args.engine, args.precision, args.gpus)
-    if engine != "mxnet":
-        log.info("%s: running in %s (%s)", args.prefix, engine_name(engine), args.precision)
     return load_detector(args.prefix, args.epoch, batch_size=batch_size,
                          detection=detection_params(args, meta.detection), gpus=args.gpus, cpus=args.cpus,
                          engine=args.engine, precision=args.precision)

@@ -43,15 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def build_app(args: argparse.Namespace):
     """The ASGI application for the parsed flags (loads the model)."""
-    from detect.loading import choose_engine, engine_name, load_detector, load_meta
+    from detect.loading import load_detector, load_meta
     from serve.app import Limits, create_app
     from serve.worker import InferenceWorker
     meta = load_meta(args.prefix)
     gallery = sample_folder(args)
     default = options.detection_params(args, meta.detection)
-    engine = choose_engine(args.prefix, args.engine, args.precision, args.gpus)
-    log.info("%s: running in %s%s", args.prefix, engine_name(engine),
-             "" if engine == "mxnet" else f" ({args.precision})")
 
     def load(detection):
         return load_detector(args.prefix, args.epoch, batch_size=args.max_batch, detection=detection,

@@ -11,11 +11,11 @@ else every core), one stream, latency hint.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import numpy as np
 
+from common import runtime
 from detect.detector import Detector
 from detect.onnx.model import OnnxFileError, prepared
 from symbol.coding import DetectionParams
@@ -72,7 +72,7 @@ class OpenVinoDetector(Detector):
         model, meta, detection = prepared(path, detection)
         super().__init__(meta, batch_size=batch_size, epoch=None, detection=detection, normalizes_inside=True)
         self.precision = precision
-        threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+        threads = threads or runtime.threads()
         config = {"INFERENCE_PRECISION_HINT": PRECISIONS[precision], "PERFORMANCE_HINT": "LATENCY",
                   "NUM_STREAMS": 1, "INFERENCE_NUM_THREADS": threads}
         core = ov.Core()

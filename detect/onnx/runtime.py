@@ -12,13 +12,12 @@ defaults give MXNet (``OMP_NUM_THREADS``, else every core).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from common import errors
+from common import errors, runtime
 from detect.detector import Detector
 from detect.onnx.model import OnnxFileError, prepared
 from symbol.coding import DetectionParams
@@ -30,7 +29,7 @@ def session_options(threads: Optional[int] = None):
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    options.intra_op_num_threads = threads or runtime.threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
     return options
