@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,44 +42,38 @@ class LoadResult:
                 f"p99 {self.percentile(99):.1f} ms")
 
 
-def post_image(url: str, data: bytes, timeout: float = 60.0):
-    """``(status, json answer, milliseconds)`` of one raw-body POST."""
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "image/jpeg"}, method="POST")
-    start = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            status, body = answer.status, answer.read()
-    except urllib.error.HTTPError as err:
-        status, body = err.code, err.read()
-    return status, json.loads(body), 1000 * (time.perf_counter() - start)
-
-
-class _Client(threading.local):
-    """One HTTP/1.1 connection per client thread, kept alive between its requests (as real clients do)."""
+class _Connections(threading.local):
+    """One HTTP/1.1 connection per thread, kept alive between its requests (as real clients do)."""
 
     connection = None
 
 
-def _post_kept_alive(client: _Client, url: str, data: bytes, timeout: float):
-    """``post_image`` over the thread's kept-alive connection (opened again if the server closed it)."""
+def post_image(url: str, data: bytes, timeout: float = 60.0, *, kept: Optional[_Connections] = None):
+    """``(status, json answer, milliseconds)`` of one raw-body POST, over the calling thread's
+    connection of ``kept`` (kept alive; opened again once when the server has closed it) or, without
+    ``kept``, over a connection of its own."""
     import http.client
     from urllib.parse import urlsplit
     parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    holder = _Connections() if kept is None else kept
     start = time.perf_counter()
-    for attempt in (0, 1):
-        if client.connection is None:
-            client.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    while True:
+        reused = holder.connection is not None
+        if not reused:
+            holder.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
         try:
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
-            client.connection.request("POST", target, body=data, headers={"Content-Type": "image/jpeg"})
-            answer = client.connection.getresponse()
+            holder.connection.request("POST", target, body=data, headers={"Content-Type": "image/jpeg"})
+            answer = holder.connection.getresponse()
             status, body = answer.status, answer.read()
             break
         except (http.client.HTTPException, ConnectionError):
-            client.connection.close()
-            client.connection = None
-            if attempt:
+            holder.connection.close()
+            holder.connection = None
+            if not reused:
                 raise
+    if kept is None:
+        holder.connection.close()
     return status, json.loads(body), 1000 * (time.perf_counter() - start)
 
 
@@ -88,11 +81,11 @@ def load(url: str, images: Sequence[bytes], *, clients: int, requests: int,
          timeout: float = 60.0) -> LoadResult:
     """``requests`` POSTs of ``images`` (in turn) from ``clients`` concurrent threads, each keeping its
     connection alive."""
-    lock, out, client = threading.Lock(), LoadResult(0.0), _Client()
+    lock, out, kept = threading.Lock(), LoadResult(0.0), _Connections()
     out.answers = [None] * requests
 
     def one(i):
-        status, answer, ms = _post_kept_alive(client, url, images[i % len(images)], timeout)
+        status, answer, ms = post_image(url, images[i % len(images)], timeout, kept=kept)
         with lock:
             out.statuses.append(status)
             out.latencies_ms.append(ms)
