@@ -103,27 +103,29 @@ class TrainConfig:
     @classmethod
     def build(cls, **flat) -> "TrainConfig":
         """A TrainConfig from flat names (``lr=...``, ``prefix=...``); unknown names are an error."""
-        unknown = sorted(set(flat) - set(GROUP_OF))
-        if unknown:
-            raise TypeError(f"unknown training setting(s): {', '.join(unknown)}")
-        parts = {group: {k: v for k, v in flat.items() if GROUP_OF[k] == group} for group in GROUPS}
-        return cls(**{group: GROUPS[group](**values) for group, values in parts.items()})
+        parts = _by_group(flat)
+        return cls(**{group: GROUPS[group](**parts.get(group, {})) for group in GROUPS})
 
     def replace(self, **flat) -> "TrainConfig":
         """A copy with fields changed by their flat names."""
-        unknown = sorted(set(flat) - set(GROUP_OF))
-        if unknown:
-            raise TypeError(f"unknown training setting(s): {', '.join(unknown)}")
-        changed = {}
-        for group in GROUPS:
-            values = {k: v for k, v in flat.items() if GROUP_OF[k] == group}
-            if values:
-                changed[group] = dataclasses.replace(getattr(self, group), **values)
+        changed = {group: dataclasses.replace(getattr(self, group), **values)
+                   for group, values in _by_group(flat).items()}
         return dataclasses.replace(self, **changed)
 
     def flat(self) -> dict:
         """Every setting by its flat name (for the log line of a run)."""
         return {k: v for group in GROUPS for k, v in dataclasses.asdict(getattr(self, group)).items()}
+
+
+def _by_group(flat: dict) -> Dict[str, dict]:
+    """``flat`` settings split by group (only the groups named); unknown names are a TypeError."""
+    unknown = sorted(set(flat) - set(GROUP_OF))
+    if unknown:
+        raise TypeError(f"unknown training setting(s): {', '.join(unknown)}")
+    parts: Dict[str, dict] = {}
+    for name, value in flat.items():
+        parts.setdefault(GROUP_OF[name], {})[name] = value
+    return parts
 
 
 def defaults() -> dict:
