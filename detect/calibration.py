@@ -48,12 +48,11 @@ class CalibrationSource:
         found = sorted(p for p in Path(self.path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         return found[:self.images]
 
-    def raw_batches(self, meta: ModelMeta, batch_size: int = 8) -> Iterator[np.ndarray]:
-        """Raw-pixel batches (B, 3, S, S) float32 in the model's channel order, ``images`` in all."""
-        if self.is_folder:
-            yield from self._folder_batches(meta, batch_size)
-        else:
-            yield from self._rec_batches(meta, batch_size)
+    def raw_images(self, meta: ModelMeta, batch_size: int = 8) -> np.ndarray:
+        """The images as raw pixels (N, 3, S, S) float32 in the model's channel order, N <= ``images``
+        (read ``batch_size`` at a time)."""
+        batches = self._folder_batches if self.is_folder else self._rec_batches
+        return np.concatenate(list(batches(meta, batch_size)))
 
     def _folder_batches(self, meta: ModelMeta, batch_size: int) -> Iterator[np.ndarray]:
         from common.images import read_image

@@ -29,11 +29,17 @@ def resize_input(image_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
     return np.ascontiguousarray(resized.transpose(2, 0, 1), dtype=np.float32)
 
 
+def normalize(pixels: np.ndarray, mean, std) -> np.ndarray:
+    """``(pixels - mean) / std`` per channel, float32, of raw pixel values (3, S, S) or (B, 3, S, S);
+    ``mean`` and ``std`` are 3 values in the pixels' channel order."""
+    mean = np.asarray(mean, np.float32).reshape(3, 1, 1)
+    std = np.asarray(std, np.float32).reshape(3, 1, 1)
+    return (np.asarray(pixels, np.float32) - mean) / std
+
+
 def preprocess(image_bgr: np.ndarray, meta: ModelMeta) -> np.ndarray:
     """(3, S, S) float32 network input: ``resize_input`` normalized with the model's mean and std."""
-    mean = np.array(meta.mean, np.float32).reshape(3, 1, 1)
-    std = np.array(meta.std, np.float32).reshape(3, 1, 1)
-    return (resize_input(image_bgr, meta) - mean) / std
+    return normalize(resize_input(image_bgr, meta), meta.mean, meta.std)
 
 
 class Detector:

@@ -48,10 +48,8 @@ def export(prefix, epoch: Optional[int], out, detection: DetectionParams, comman
     args, auxs = {k: args[k] for k in needed_args}, {k: auxs[k] for k in needed_auxs}
     made_by = dict(meta.made_by, exported_from=f"{prefix} epoch {epoch}", export_command=command)
     if quantize == "int8":
-        import numpy as np
-
         from detect.quantize import calibration_data, quantize_int8
-        raw = np.concatenate(list(calibration.raw_batches(meta)))
+        raw = calibration.raw_images(meta)
         symbol, args, auxs = quantize_int8(symbol, args, auxs, calibration_data(raw, meta.mean, meta.std),
                                            len(raw), mode=calib_mode, exclude=exclude)
         made_by.update(precision="int8", calibration=dict(calibration.record(len(raw)), mode=calib_mode,

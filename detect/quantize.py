@@ -31,14 +31,15 @@ from typing import List, Optional, Tuple
 import mxnet as mx
 import numpy as np
 
+from detect.detector import normalize
+
 log = logging.getLogger(__name__)
+
 
 def calibration_data(raw: np.ndarray, mean, std, batch_size: int = 8) -> mx.io.DataIter:
     """Normalized inputs ``(raw - mean) / std`` of raw-pixel images (N, 3, S, S), as oneDNN's calibration
     reads them (the last batch padded with the first images)."""
-    mean = np.asarray(mean, np.float32).reshape(1, 3, 1, 1)
-    std = np.asarray(std, np.float32).reshape(1, 3, 1, 1)
-    data = (np.asarray(raw, np.float32) - mean) / std
+    data = normalize(raw, mean, std)
     return mx.io.NDArrayIter(data, batch_size=min(batch_size, len(data)), last_batch_handle="pad")
 
 

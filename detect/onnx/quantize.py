@@ -11,12 +11,12 @@ detector): ONNX Runtime's quantizer fails on them. The result is a normal
 ONNX model of this project: same input, output and metadata
 (``made_by.precision`` and ``made_by.calibration`` record the quantization).
 
-Why these settings (docs/performance.md has the table): of ONNX Runtime's
+Why these settings (docs/onnx.md has the table): of ONNX Runtime's
 quantizer and NNCF's, with the placements each offers, this one gave the
-fastest file in *both* engines on VGG16 SSD300 (AMD EPYC Zen 4, AVX512-VNNI):
+fastest file over *both* engines on VGG16 SSD300 (AMD EPYC Zen 4, AVX512-VNNI):
 ReLUs inside the quantized pattern let ONNX Runtime fuse each convolution
 with its activation and OpenVINO keep int8 between layers; NNCF's file ran
-as fast in OpenVINO but 1.5x slower in ONNX Runtime. ``reduce_range``
+12% faster in OpenVINO but 1.3x slower in ONNX Runtime. ``reduce_range``
 (7-bit weights) is used only on CPUs without VNNI, as ONNX Runtime advises
 for AVX2/AVX-512 CPUs without it (u8 x s8 products could saturate there).
 """
@@ -109,7 +109,7 @@ def quantize_int8(source: Path, out: Path, calibration, mode: str = "naive") -> 
     ``calibration`` (a ``detect.calibration.CalibrationSource``)."""
     model = onnx.load(str(source))
     meta = onnx_model.read_meta(model, str(source))
-    raw = np.concatenate(list(calibration.raw_batches(meta)))
+    raw = calibration.raw_images(meta)
     result = quantize_model(model, ArrayReader(raw), mode)
     meta.made_by.update(precision="int8", calibration=dict(calibration.record(len(raw)), mode=mode,
                                                            tool="onnxruntime.quantization, QDQ",

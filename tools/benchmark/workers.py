@@ -97,12 +97,10 @@ def realistic_network(network: str, size: int, num_classes: int = 20):
 def _noise(batch: int, size: int):
     """The input every network is timed on, normalized: ``_raw_pixels`` with ImageNet's mean and std
     (the normalization the ONNX files apply inside), float32 NCHW."""
-    import numpy as np
 
+    from detect.detector import normalize
     from symbol.defaults import IMAGENET_MEAN, IMAGENET_STD
-    mean = np.array(IMAGENET_MEAN, np.float32).reshape(1, 3, 1, 1)
-    std = np.array(IMAGENET_STD, np.float32).reshape(1, 3, 1, 1)
-    return (_raw_pixels(batch, size) - mean) / std
+    return normalize(_raw_pixels(batch, size), IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _latency_and_throughput(runner, batch: int, runs: int) -> dict:
@@ -183,17 +181,12 @@ def network_onnx(network: str, size: int, variant: str, work: str) -> Path:
 
 def _engine_runner(prefix: str, size: int, engine: str = "auto", precision: str = "fp32"):
     """``runner(b)`` of a saved model through ``detect.loading`` (any engine), on noise of its input."""
-    import numpy as np
-
+    from detect.detector import normalize
     from detect.loading import load_detector
 
     def runner(b):
         detector = load_detector(prefix, batch_size=b, engine=engine, precision=precision)
-        x = _raw_pixels(b, size)
-        if not detector.normalizes_inside:  # the model's own normalization, as Detector.preprocess does
-            mean, std = (np.array(v, np.float32).reshape(1, 3, 1, 1) for v in (detector.meta.mean,
-                                                                                 detector.meta.std))
-            x = (x - mean) / std
+        x = normalize(_raw_pixels(b, size), *detector.input_normalization)  # as Detector.preprocess does
         return lambda: detector.forward(x)
     return runner
 
